@@ -1,0 +1,33 @@
+/**
+ * The HTTP contract (no handlers here): every group under `/api/v1`, plus
+ * `/health/*`, with the errors any route may answer. Each group's contract lives
+ * in `src/http/api/`; the OpenAPI document at `/openapi.json` is generated from this.
+ */
+import { HttpApi, OpenApi } from "@effect/platform"
+import { AuthApi, MeApi } from "./api/AuthApi.ts"
+import { CommonErrors } from "./api/CommonErrors.ts"
+import { HealthApi } from "./api/HealthApi.ts"
+import { UsersApi } from "./api/UsersApi.ts"
+import { cleanOpenApi } from "./OpenApiDoc.ts"
+
+/** The whole Lectern HTTP API. */
+export class Api extends HttpApi.make("lectern")
+  .add(HealthApi)
+  .add(AuthApi)
+  .add(MeApi)
+  .add(UsersApi)
+  .addError(CommonErrors.validation)
+  .addError(CommonErrors.malformed)
+  .addError(CommonErrors.tooLarge)
+  .addError(CommonErrors.rateLimited)
+  .addError(CommonErrors.unavailable)
+  .addError(CommonErrors.forbidden)
+  .annotate(OpenApi.Title, "Lectern API")
+  .annotate(OpenApi.Version, "1.0.0")
+  .annotate(
+    OpenApi.Description,
+    "REST API of Lectern, the realtime backend for live lessons. Every error answers " +
+      "`{\"error\":{\"code\",\"detail\",\"fields\"}}`; codes are listed in docs/api/errors.md."
+  )
+  .annotate(OpenApi.Transform, cleanOpenApi)
+{}

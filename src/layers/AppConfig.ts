@@ -1,0 +1,204 @@
+/**
+ * The server's whole configuration, read once through Effect `Config` (never
+ * from `process.env` directly). Absent variables fall back to the embedded
+ * defaults; a malformed one fails start-up with a line naming it and the
+ * expected form (see `describeConfigError`).
+ */
+import { Cause, Config, ConfigError, ConfigProvider, Context, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+
+/** Where the database lives: a Postgres URL, or embedded PGlite on disk or in memory. */
+export type DatabaseTarget =
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
+  | { readonly _tag: "Embedded"; readonly dataDir: Option.Option<string> }
+
+/** The resolved configuration. */
+export interface AppConfigShape {
+  readonly host: string
+  readonly port: number
+  readonly database: DatabaseTarget
+  /** `./data` by default; `memory` keeps nothing on disk. */
+  readonly dataDir: Option.Option<string>
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly redisKeyPrefix: string
+  readonly jwtSecret: Option.Option<Redacted.Redacted<string>>
+  readonly jwtIssuer: string
+  readonly accessTokenTtl: Duration.Duration
+  readonly refreshTokenTtl: Duration.Duration
+  /** scrypt cost as log2(N); 15 = 32 MiB of memory per hash. */
+  readonly passwordHashCost: number
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly hsts: boolean
+  readonly logLevel: LogLevel.LogLevel
+  readonly logFormat: "json" | "pretty"
+  readonly otlpEndpoint: Option.Option<string>
+  readonly serviceName: string
+  readonly bodyLimitBytes: number
+  readonly requestTimeout: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+}
+
+const invalid = (message: string) => ConfigError.InvalidData([], message)
+
+const urlWithScheme = (name: string, schemes: ReadonlyArray<string>, example: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const trimmed = raw.trim()
+      const ok = schemes.some((scheme) => trimmed.startsWith(`${scheme}://`)) && URL.canParse(trimmed)
+      return ok
+        ? Either.right(trimmed)
+        : Either.left(invalid(`expected a ${schemes.join(" or ")} URL such as ${example}`))
+    })
+  )
+
+const bool = (name: string, fallback: boolean) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const v = raw.trim().toLowerCase()
+      if (["1", "true", "yes", "on"].includes(v)) return Either.right(true)
+      if (["0", "false", "no", "off"].includes(v)) return Either.right(false)
+      return Either.left(invalid(`expected true or false, got "${raw}"`))
+    }),
+    Config.withDefault(fallback)
+  )
+
+const integerIn = (name: string, min: number, max: number, fallback: number) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const n = Number(raw.trim())
+      return /^\d+$/.test(raw.trim()) && n >= min && n <= max
+        ? Either.right(n)
+        : Either.left(invalid(`expected a whole number from ${min} to ${max}, got "${raw}"`))
+    }),
+    Config.withDefault(fallback)
+  )
+
+const duration = (name: string, fallback: Duration.DurationInput) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const decoded = Duration.decodeUnknown(raw.trim())
+      return Option.match(decoded, {
+        onNone: () => Either.left(invalid(`expected a duration such as "15 minutes" or "30 seconds", got "${raw}"`)),
+        onSome: (d) => Duration.greaterThan(d, Duration.zero) ? Either.right(d) : Either.left(invalid("must be > 0"))
+      })
+    }),
+    Config.withDefault(Duration.decode(fallback))
+  )
+
+const logLevels = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
+
+/** The `Config` description of every variable (see `.env.example`). */
+export const appConfig: Config.Config<AppConfigShape> = Config.all({
+  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: integerIn("PORT", 0, 65535, 8080),
+  databaseUrl: Config.option(urlWithScheme("DATABASE_URL", ["postgres", "postgresql"], "postgres://user@host:5432/db")),
+  dataDir: Config.string("LECTERN_DATA_DIR").pipe(Config.withDefault("./data")),
+  redisUrl: Config.option(
+    Config.map(urlWithScheme("REDIS_URL", ["redis", "rediss"], "redis://127.0.0.1:6379"), (url) => Redacted.make(url))
+  ),
+  redisKeyPrefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("lectern:")),
+  jwtSecret: Config.option(
+    Config.string("JWT_SECRET").pipe(
+      Config.mapOrFail((raw) =>
+        raw.length >= 32
+          ? Either.right(Redacted.make(raw))
+          : Either.left(invalid("expected at least 32 characters (e.g. `openssl rand -base64 48`)"))
+      )
+    )
+  ),
+  jwtIssuer: Config.string("JWT_ISSUER").pipe(Config.withDefault("lectern")),
+  accessTokenTtl: duration("ACCESS_TOKEN_TTL", "15 minutes"),
+  refreshTokenTtl: duration("REFRESH_TOKEN_TTL", "30 days"),
+  passwordHashCost: integerIn("PASSWORD_HASH_COST", 10, 20, 15),
+  corsOrigins: Config.string("CORS_ORIGINS").pipe(
+    Config.mapOrFail((raw) => {
+      const origins = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+      const bad = origins.find((o) => o !== "*" && !(URL.canParse(o) && new URL(o).origin === o))
+      return bad === undefined
+        ? Either.right(origins)
+        : Either.left(invalid(`expected comma-separated origins such as https://app.example.com, got "${bad}"`))
+    }),
+    Config.withDefault<ReadonlyArray<string>>([])
+  ),
+  hsts: bool("HSTS_ENABLED", false),
+  logLevel: Config.string("LOG_LEVEL").pipe(
+    Config.mapOrFail((raw) => {
+      const v = raw.trim().toLowerCase()
+      const match = logLevels.find((l) => l === v || (v === "warn" && l === "warning"))
+      return match === undefined
+        ? Either.left(invalid(`expected one of ${logLevels.join(", ")}, got "${raw}"`))
+        : Either.right(LogLevel.fromLiteral(match === "warning" ? "Warning" : capitalize(match)))
+    }),
+    Config.withDefault(LogLevel.Info)
+  ),
+  logFormat: Config.string("LOG_FORMAT").pipe(
+    Config.mapOrFail((raw): Either.Either<"json" | "pretty", ConfigError.ConfigError> =>
+      raw === "json" || raw === "pretty"
+        ? Either.right(raw)
+        : Either.left(invalid(`expected json or pretty, got "${raw}"`))
+    ),
+    Config.withDefault<"json" | "pretty">("json")
+  ),
+  otlpEndpoint: Config.option(urlWithScheme("OTEL_EXPORTER_OTLP_ENDPOINT", ["http", "https"], "http://127.0.0.1:4318")),
+  serviceName: Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("lectern")),
+  bodyLimitBytes: integerIn("BODY_LIMIT_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024),
+  requestTimeout: duration("REQUEST_TIMEOUT", "30 seconds"),
+  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "8 seconds")
+}).pipe(
+  Config.map(({ databaseUrl, dataDir, ...rest }) => {
+    const dir = dataDir.trim() === "memory" ? Option.none() : Option.some(dataDir.trim())
+    const database: DatabaseTarget = Option.match(databaseUrl, {
+      onNone: () => ({ _tag: "Embedded", dataDir: dir }),
+      onSome: (url) => ({ _tag: "Postgres", url: Redacted.make(url) })
+    })
+    return { ...rest, database, dataDir: dir }
+  })
+)
+
+function capitalize<S extends "trace" | "debug" | "info" | "error" | "fatal" | "none">(s: S) {
+  const map = { trace: "Trace", debug: "Debug", info: "Info", error: "Error", fatal: "Fatal", none: "None" } as const
+  return map[s]
+}
+
+/**
+ * One line naming each offending variable and the expected form, e.g.
+ * `PORT: expected a whole number from 0 to 65535, got "abc"`.
+ */
+export const describeConfigError = (error: ConfigError.ConfigError): string => {
+  const lines = ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, l: ReadonlyArray<string>, r: ReadonlyArray<string>) => [...l, ...r],
+    orCase: (_, l: ReadonlyArray<string>, r: ReadonlyArray<string>) => [...l, ...r],
+    invalidDataCase: (_, path, message) => [`${path.join(".")}: ${message}`],
+    missingDataCase: (_, path, message) => [`${path.join(".")}: ${message}`],
+    sourceUnavailableCase: (_, path, message) => [`${path.join(".")}: ${message}`],
+    unsupportedCase: (_, path, message) => [`${path.join(".")}: ${message}`]
+  })
+  return [...new Set(lines)].join("; ")
+}
+
+/** The application configuration service. */
+export class AppConfig extends Context.Tag("lectern/AppConfig")<AppConfig, AppConfigShape>() {
+  /** Reads the configuration from the current `ConfigProvider` (the environment by default). */
+  static readonly layer = Layer.effect(AppConfig, appConfig)
+
+  /** Defaults plus overrides, for tests (no environment involved). */
+  static readonly layerTest = (overrides: Partial<AppConfigShape> = {}) =>
+    Layer.effect(
+      AppConfig,
+      Effect.map(
+        Effect.orDieWith(
+          Effect.withConfigProvider(appConfig, emptyProvider),
+          (e) => new Cause.IllegalArgumentException(describeConfigError(e))
+        ),
+        (defaults): AppConfigShape => ({
+          ...defaults,
+          database: { _tag: "Embedded", dataDir: Option.none() },
+          dataDir: Option.none(),
+          passwordHashCost: 10,
+          logLevel: LogLevel.Warning,
+          ...overrides
+        })
+      )
+    )
+}
+
+const emptyProvider = ConfigProvider.fromMap(new Map())

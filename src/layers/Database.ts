@@ -1,0 +1,132 @@
+/**
+ * The SQL connection behind every service: a `PgClient` to PostgreSQL, or to an
+ * embedded PGlite exposed through `pglite-socket`, so the same client and the same
+ * SQL run on both. Owns connecting (with retry), and closing on shutdown; it does
+ * not own the schema (see `Migrations`).
+ */
+import { PGlite } from "@electric-sql/pglite"
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { ServiceUnavailable } from "../schemas/Errors.ts"
+import { AppConfig, type DatabaseTarget } from "./AppConfig.ts"
+
+/** Tunables shared by both targets. */
+export interface DatabaseOptions {
+  readonly poolSize: number
+  readonly connectTimeout: Duration.DurationInput
+  /** How start-up retries an unreachable database before giving up. */
+  readonly retry: Schedule.Schedule<unknown, unknown>
+}
+
+const defaults: DatabaseOptions = {
+  poolSize: 10,
+  connectTimeout: "5 seconds",
+  retry: Schedule.exponential("250 millis", 2).pipe(
+    Schedule.either(Schedule.spaced("2 seconds")),
+    Schedule.intersect(Schedule.recurs(5))
+  )
+}
+
+const clientOptions = {
+  applicationName: "lectern",
+  transformResultNames: Str.snakeToCamel,
+  transformQueryNames: Str.camelToSnake
+} as const
+
+const unavailable = (variable: string) => (cause: unknown) =>
+  new ServiceUnavailable({ service: "database", reason: `${variable}: ${describeCause(cause)}` })
+
+const describeCause = (cause: unknown): string => {
+  if (typeof cause === "object" && cause !== null) {
+    const inner = "cause" in cause ? cause.cause : undefined
+    if (inner instanceof Error) return inner.message
+    if (cause instanceof Error) return cause.message
+  }
+  return String(cause)
+}
+
+/** PostgreSQL at `url`, retried with backoff at start, closed on shutdown. */
+export const layerPostgres = (
+  url: Redacted.Redacted<string>,
+  options: Partial<DatabaseOptions> = {}
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable> => {
+  const opts = { ...defaults, ...options }
+  return PgClient.layer({
+    ...clientOptions,
+    url,
+    maxConnections: opts.poolSize,
+    connectTimeout: opts.connectTimeout
+  }).pipe(
+    Layer.tapErrorCause((cause) => Effect.logWarning("database not reachable yet; retrying", cause)),
+    Layer.retry(opts.retry),
+    Layer.mapError(unavailable("DATABASE_URL"))
+  )
+}
+
+/**
+ * Embedded PGlite (on disk under `dataDir/pglite`, or in memory), served on a
+ * loopback socket so `PgClient` talks the wire protocol to it. PGlite runs one
+ * query at a time; pglite-socket pins a transaction to its connection, and needs
+ * one spare connection beyond the pool.
+ */
+export const layerEmbedded = (
+  dataDir: Option.Option<string>,
+  options: Partial<DatabaseOptions> = {}
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable> => {
+  const opts = { ...defaults, poolSize: 4, ...options }
+  return Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const path = Option.map(dataDir, (dir) => join(dir, "pglite"))
+      const db = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: async () => {
+            Option.map(path, (p) => mkdirSync(p, { recursive: true }))
+            return PGlite.create(Option.getOrUndefined(path))
+          },
+          catch: unavailable("LECTERN_DATA_DIR")
+        }),
+        (db) => Effect.promise(() => db.close())
+      )
+      const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: opts.poolSize + 1 })
+      yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => server.start(), catch: unavailable("LECTERN_DATA_DIR") }),
+        () => Effect.promise(() => server.stop())
+      )
+      const port = Number(server.getServerConn().split(":").at(-1))
+      yield* Effect.logDebug("embedded PGlite listening").pipe(
+        Effect.annotateLogs({ port, dataDir: Option.getOrElse(path, () => "memory") })
+      )
+      return PgClient.layer({
+        ...clientOptions,
+        host: "127.0.0.1",
+        port,
+        username: "postgres",
+        database: "postgres",
+        maxConnections: opts.poolSize,
+        connectTimeout: opts.connectTimeout
+      }).pipe(Layer.mapError(unavailable("LECTERN_DATA_DIR")))
+    })
+  )
+}
+
+/** The database chosen by configuration: Postgres when `DATABASE_URL` is set, else embedded PGlite. */
+export const layerFor = (target: DatabaseTarget, options: Partial<DatabaseOptions> = {}) =>
+  target._tag === "Postgres" ? layerPostgres(target.url, options) : layerEmbedded(target.dataDir, options)
+
+/** The database chosen by `AppConfig`. */
+export const layer: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable, AppConfig> = Layer
+  .unwrapEffect(Effect.map(AppConfig, (config) => layerFor(config.database)))
+
+/** Round-trip latency of a trivial query, bounded by `timeout`. */
+export const ping = (timeout: Duration.DurationInput = "2 seconds") =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`SELECT 1`.pipe(
+      Effect.timeoutFail({ duration: timeout, onTimeout: () => "timed out" }),
+      Effect.mapError(unavailable("database"))
+    )
+  })

@@ -1,0 +1,10 @@
+/**
+ * Every migration, in order. Imported statically (not read from disk) so the same
+ * list works under tsx, the compiled `dist/` and Deno. Append only.
+ */
+import accounts from "./0001_accounts.ts"
+
+/** Migration name (`<id>_<name>`) → migration. */
+export const migrations = {
+  "0001_accounts": accounts
+}

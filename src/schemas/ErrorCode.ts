@@ -1,0 +1,106 @@
+/**
+ * The one error-code table shared by every edge (HTTP bodies, WebSocket error
+ * frames, RPC failures). A code's HTTP status and meaning live here and nowhere
+ * else; `docs/api/errors.md` is checked against this table by a test.
+ */
+import { Schema } from "effect"
+
+/** One row of the table: the HTTP status a code answers with and what it means. */
+export interface ErrorCodeInfo {
+  readonly status: number
+  readonly description: string
+}
+
+/** Every error code Lectern can answer with, grouped by concern. */
+export const ErrorCodes = {
+  // request shape
+  VALIDATION_ERROR: { status: 400, description: "One or more fields are invalid; `fields` names each one." },
+  MALFORMED_BODY: { status: 400, description: "The request body is not valid JSON (or not the declared content type)." },
+  INVALID_CURSOR: { status: 400, description: "The pagination cursor is malformed or belongs to another query." },
+  ROUTE_NOT_FOUND: { status: 404, description: "No route matches this path." },
+  METHOD_NOT_ALLOWED: { status: 405, description: "The path exists but does not accept this HTTP method." },
+  LENGTH_REQUIRED: { status: 411, description: "A request body was sent without a Content-Length header (chunked uploads are not accepted)." },
+  PAYLOAD_TOO_LARGE: { status: 413, description: "The request body exceeds the configured size limit." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: "The request body has a content type this route does not accept." },
+  // authentication
+  AUTHENTICATION_REQUIRED: { status: 401, description: "No access token was presented." },
+  TOKEN_INVALID: { status: 401, description: "The access token is malformed, has a bad signature or wrong audience." },
+  TOKEN_EXPIRED: { status: 401, description: "The access token has expired; refresh it." },
+  INVALID_CREDENTIALS: { status: 401, description: "Email or password is wrong." },
+  REFRESH_TOKEN_INVALID: { status: 401, description: "The refresh token is unknown, expired or revoked." },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    description: "An already rotated refresh token was presented; its whole family is now revoked."
+  },
+  ACCOUNT_DISABLED: { status: 403, description: "The account is disabled." },
+  // authorization
+  FORBIDDEN: { status: 403, description: "The caller's role does not allow this action." },
+  // accounts
+  USER_NOT_FOUND: { status: 404, description: "No user with this id." },
+  EMAIL_TAKEN: { status: 409, description: "Another account already uses this email address." },
+  // lessons and relations
+  LESSON_NOT_FOUND: { status: 404, description: "No lesson with this id is visible to the caller." },
+  INVALID_LESSON_TRANSITION: { status: 409, description: "The lesson's current status does not allow this change." },
+  RELATION_NOT_FOUND: { status: 404, description: "No tutor–student relation with this id is visible to the caller." },
+  RELATION_EXISTS: { status: 409, description: "This tutor and student already have an active relation." },
+  // feature flags
+  FLAG_NOT_FOUND: { status: 404, description: "No feature flag with this name." },
+  FLAG_EXISTS: { status: 409, description: "A feature flag with this name already exists." },
+  // realtime
+  CHANNEL_FORBIDDEN: { status: 403, description: "The caller may not subscribe to or publish on this channel." },
+  FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },
+  FRAME_TOO_LARGE: { status: 413, description: "A WebSocket frame exceeds the frame size limit." },
+  ROOM_BUSY: { status: 503, description: "A room's mailbox is full; retry shortly." },
+  // generic
+  CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
+  RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },
+  REQUEST_TIMEOUT: { status: 503, description: "The request did not complete within the server's time limit." },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    description: "A required backing service (database, Redis) is unavailable; retry later."
+  },
+  INTERNAL: { status: 500, description: "An unexpected server error; it was logged with the request id." }
+} as const satisfies Record<string, ErrorCodeInfo>
+
+/** A code from {@link ErrorCodes}. */
+export type ErrorCode = keyof typeof ErrorCodes
+
+/** Every code, in table order. */
+export const errorCodeList = Object.keys(ErrorCodes) as ReadonlyArray<ErrorCode>
+
+/** Schema of an error code on the wire. */
+export const ErrorCode = Schema.Literal(...(errorCodeList as [ErrorCode, ...Array<ErrorCode>])).annotations({
+  identifier: "ErrorCode",
+  description: "Stable machine-readable error code; see docs/api/errors.md"
+})
+
+/** Field name → what is wrong with it. */
+export const FieldErrors = Schema.Record({ key: Schema.String, value: Schema.String }).annotations({
+  identifier: "FieldErrors"
+})
+
+/** The body of every error, on every edge: `{ code, detail, fields }`. */
+export class ErrorBody extends Schema.Class<ErrorBody>("ErrorBody")({
+  code: ErrorCode,
+  detail: Schema.String,
+  fields: FieldErrors
+}) {}
+
+/** The HTTP error envelope: `{ "error": { code, detail, fields } }`. */
+export const ErrorEnvelope = Schema.Struct({ error: ErrorBody }).annotations({ identifier: "ErrorEnvelope" })
+
+/** Anything that can be rendered as an {@link ErrorBody}: every domain error implements it. */
+export interface CodedError {
+  readonly code: ErrorCode
+  readonly message: string
+  readonly fields?: Readonly<Record<string, string>> | undefined
+}
+
+/** True for values carrying a known error code (domain errors). */
+export const isCodedError = (u: unknown): u is CodedError =>
+  typeof u === "object" && u !== null && "code" in u && typeof u.code === "string" && u.code in ErrorCodes &&
+  "message" in u && typeof u.message === "string"
+
+/** Renders any coded error as the wire body. */
+export const toErrorBody = (error: CodedError): ErrorBody =>
+  ErrorBody.make({ code: error.code, detail: error.message, fields: { ...(error.fields ?? {}) } })
