@@ -3,8 +3,10 @@
  * list works under tsx, the compiled `dist/` and Deno. Append only.
  */
 import accounts from "./0001_accounts.ts"
+import lessonsFlags from "./0002_lessons_flags.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
 export const migrations = {
-  "0001_accounts": accounts
+  "0001_accounts": accounts,
+  "0002_lessons_flags": lessonsFlags
 }
