@@ -15,6 +15,7 @@ import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
 import { Tokens } from "./services/Tokens.ts"
+import { UserEvents } from "./services/UserEvents.ts"
 import { Users } from "./services/Users.ts"
 
 /** Package version, reported to tracing. */
@@ -43,7 +44,7 @@ export const MessagingLive = Layer.unwrapEffect(
 export const DatabaseLive = Migrations.layer.pipe(Layer.provideMerge(Database.layer))
 
 /** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default).pipe(Layer.provide(JwtSecret.layer))
+export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default, UserEvents.Default).pipe(Layer.provide(JwtSecret.layer))
 
 /** Everything but the HTTP server. */
 export const CoreLive = ServicesLive.pipe(

@@ -7,7 +7,7 @@
 import { HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { DatabaseLive, MessagingLive, ServicesLive } from "../../src/App.ts"
 import { AppConfig, type AppConfigShape, type DatabaseTarget } from "../../src/layers/AppConfig.ts"
@@ -74,12 +74,15 @@ const core = (overrides: Partial<AppConfigShape>) =>
     Layer.provideMerge(testConfig(overrides))
   )
 
+// Warnings and errors only: the request log of every test would bury the failures.
+const quiet = Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+
 /** Database, messaging and services, without HTTP. */
-export const coreStack = (overrides: Partial<AppConfigShape> = {}) => Layer.fresh(core(overrides))
+export const coreStack = (overrides: Partial<AppConfigShape> = {}) => Layer.fresh(quiet(core(overrides)))
 
 /** The whole server on a random loopback port. */
 export const serverStack = (overrides: Partial<AppConfigShape> = {}) =>
-  Layer.fresh(Server.layerTest.pipe(Layer.provideMerge(core(overrides))))
+  Layer.fresh(quiet(Server.layerTest.pipe(Layer.provideMerge(core(overrides)))))
 
 /** The base URL of the server under test, e.g. `http://127.0.0.1:41234`. */
 export const baseUrl = HttpServer.addressWith((address) =>
