@@ -22,6 +22,7 @@ export const startGrace = Duration.minutes(5)
 /** Where a lesson is in its life. */
 export const LessonStatus = Schema.Literal("scheduled", "live", "completed", "cancelled", "no_show").annotations({
   identifier: "LessonStatus",
+  message: () => ({ message: "expected scheduled, live, completed, cancelled or no_show", override: true }),
   description: "scheduled → live → completed; scheduled → cancelled; scheduled or live → no_show / completed"
 })
 /** @see LessonStatus */

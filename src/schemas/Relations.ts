@@ -15,7 +15,10 @@ export class Participant extends Schema.Class<Participant>("Participant")({
 }) {}
 
 /** Whether a tutor–student relation is current. */
-export const RelationStatus = Schema.Literal("active", "ended").annotations({ identifier: "RelationStatus" })
+export const RelationStatus = Schema.Literal("active", "ended").annotations({
+  identifier: "RelationStatus",
+  message: () => ({ message: "expected active or ended", override: true })
+})
 /** @see RelationStatus */
 export type RelationStatus = typeof RelationStatus.Type
 

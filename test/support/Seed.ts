@@ -61,15 +61,23 @@ export const link = (tutor: UserId, student: UserId) =>
     Effect.orDie
   )
 
-/** Schedules a lesson of `tutor` (as that tutor) with `students`, an hour from now unless told otherwise. */
+/**
+ * Schedules a lesson of `tutor` (as that tutor) with `students`: at `startsAt`,
+ * else `startsIn` from now (default an hour), lasting `length` (default an hour).
+ */
 export const scheduleLesson = (
   tutor: UserId,
   students: ReadonlyArray<UserId>,
-  options: { readonly title?: string; readonly startsIn?: Duration.DurationInput; readonly length?: Duration.DurationInput } = {}
+  options: {
+    readonly title?: string
+    readonly startsAt?: DateTime.Utc
+    readonly startsIn?: Duration.DurationInput
+    readonly length?: Duration.DurationInput
+  } = {}
 ) =>
   Effect.gen(function*() {
     const lessons = yield* Lessons
-    const startsAt = DateTime.addDuration(yield* DateTime.now, options.startsIn ?? Duration.hours(1))
+    const startsAt = options.startsAt ?? DateTime.addDuration(yield* DateTime.now, options.startsIn ?? Duration.hours(1))
     const request = yield* Schema.decode(CreateLessonRequest)({
       title: options.title ?? "Seeded lesson",
       studentIds: [...students],
