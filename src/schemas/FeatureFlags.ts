@@ -6,7 +6,7 @@
 import { Schema } from "effect"
 import { UserId } from "./Ids.ts"
 import { RequestFields } from "./Request.ts"
-import { AttributeKey, AttributeValue, Role } from "./Users.ts"
+import { attributeRecord, AttributeValue, Role } from "./Users.ts"
 
 /** A flag name: lowercase letters, digits, `.`, `_`, `-`; 1–100 characters. */
 export const FlagName = Schema.String.pipe(
@@ -28,13 +28,12 @@ export const FlagRules = Schema.Struct({
     description: "Roles whose users always get the flag"
   }),
   attributes: Schema.optionalWith(
-    Schema.Record({
-      key: AttributeKey,
-      value: Schema.Array(AttributeValue).pipe(
+    attributeRecord(
+      Schema.Array(AttributeValue).pipe(
         Schema.minItems(1, { message: () => "list at least one value" }),
         Schema.maxItems(100, { message: () => "at most 100 values" })
       )
-    }).pipe(Schema.filter((rules) => Object.keys(rules).length <= 20 || "at most 20 attributes")),
+    ).pipe(Schema.filter((rules) => Object.keys(rules).length <= 20 || "at most 20 attributes")),
     { default: () => ({}) }
   ).annotations({
     description: "attribute → accepted values; a user matches when every listed attribute has one of its values " +
@@ -48,16 +47,18 @@ export const FlagRules = Schema.Struct({
 export type FlagRules = typeof FlagRules.Type
 
 /** Rollout share, a whole percentage 0–100. */
-export const RolloutPercent = Schema.Int.pipe(
-  Schema.between(0, 100, { message: () => "expected a whole number from 0 to 100" })
-).annotations({ description: "Share of the remaining users (by consistent hash of flag name and user id) who get the flag" })
+export const RolloutPercent = Schema.Int.pipe(Schema.between(0, 100)).annotations({
+  description: "Share of the remaining users (by consistent hash of flag name and user id) who get the flag",
+  message: () => ({ message: "expected a whole number from 0 to 100", override: true })
+})
 
 const FlagDescription = Schema.String.pipe(Schema.maxLength(1000, { message: () => "at most 1000 characters" }))
 const Owner = Schema.Trim.pipe(Schema.maxLength(200, { message: () => "at most 200 characters" })).annotations({
   description: "Who to ask about the flag (a person or team); defaults to the creating admin's email"
 })
 const ExpiresAt = Schema.NullOr(Schema.DateTimeUtc).annotations({
-  description: "From this instant the flag is off for everyone (reason EXPIRED); null: never"
+  description: "From this instant the flag is off for everyone (reason EXPIRED); null: never",
+  message: () => ({ message: "expected an ISO 8601 instant or null", override: true })
 })
 
 /** A feature flag. */

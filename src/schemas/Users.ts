@@ -8,7 +8,10 @@ import { UserId } from "./Ids.ts"
 import { Page } from "./Pagination.ts"
 
 /** What a user is on the platform. */
-export const Role = Schema.Literal("admin", "tutor", "student").annotations({ identifier: "Role" })
+export const Role = Schema.Literal("admin", "tutor", "student").annotations({
+  identifier: "Role",
+  message: () => ({ message: "expected admin, tutor or student", override: true })
+})
 /** @see Role */
 export type Role = typeof Role.Type
 
@@ -37,6 +40,13 @@ export const AttributeKey = Schema.String.pipe(
   })
 ).annotations({ identifier: "AttributeKey", examples: ["is_premium"] })
 
+/**
+ * A record whose keys must be attribute names. A `Schema.Record` with a refined
+ * key silently drops keys that do not match; here they are reported.
+ */
+export const attributeRecord = <A, I>(value: Schema.Schema<A, I>) =>
+  Schema.Record({ key: AttributeKey, value }).annotations({ parseOptions: { onExcessProperty: "error" } })
+
 /** A value of a user attribute: a string (≤ 200 characters), a number or a boolean. */
 export const AttributeValue = Schema.Union(
   Schema.String.pipe(Schema.maxLength(200, { message: () => "at most 200 characters" })),
@@ -53,7 +63,7 @@ export const derivedAttributeKeys: ReadonlyArray<string> = ["role", "email_domai
  * Free-form targeting facts about a user (e.g. `is_premium`, `country`), set by
  * admins and used by feature-flag attribute rules; at most 50.
  */
-export const UserAttributes = Schema.Record({ key: AttributeKey, value: AttributeValue }).pipe(
+export const UserAttributes = attributeRecord(AttributeValue).pipe(
   Schema.filter((attributes) => {
     const keys = Object.keys(attributes)
     if (keys.length > 50) return "at most 50 attributes"
