@@ -35,7 +35,7 @@ const quiet = Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
 /** Builds a shared-or-own layer: shared ones are built once, here, and handed to both peers. */
 const sharedOrOwn = <Out, E>(shared: boolean, layer: Layer.Layer<Out, E, AppConfig>, config: Context.Context<AppConfig>) =>
   shared
-    ? Effect.map(Layer.build(Layer.provide(layer, Layer.succeedContext(config))), (ctx) => Layer.succeedContext(ctx))
+    ? Effect.map(Layer.build(quiet(Layer.provide(layer, Layer.succeedContext(config)))), (ctx) => Layer.succeedContext(ctx))
     : Effect.succeed(Layer.provide(layer, Layer.succeedContext(config)))
 
 /**
