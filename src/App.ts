@@ -14,6 +14,10 @@ import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
+import { FeatureFlags } from "./services/FeatureFlags.ts"
+import { LessonAccess } from "./services/LessonAccess.ts"
+import { Lessons } from "./services/Lessons.ts"
+import { Relations } from "./services/Relations.ts"
 import { Tokens } from "./services/Tokens.ts"
 import { UserEvents } from "./services/UserEvents.ts"
 import { Users } from "./services/Users.ts"
@@ -44,7 +48,16 @@ export const MessagingLive = Layer.unwrapEffect(
 export const DatabaseLive = Migrations.layer.pipe(Layer.provideMerge(Database.layer))
 
 /** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default, UserEvents.Default).pipe(Layer.provide(JwtSecret.layer))
+export const ServicesLive = Layer.mergeAll(
+  Auth.Default,
+  Users.Default,
+  Tokens.Default,
+  UserEvents.Default,
+  LessonAccess.Default,
+  Relations.Default,
+  Lessons.Default,
+  FeatureFlags.Default
+).pipe(Layer.provide(JwtSecret.layer))
 
 /** Everything but the HTTP server. */
 export const CoreLive = ServicesLive.pipe(

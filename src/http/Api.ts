@@ -6,7 +6,10 @@
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, MeApi } from "./api/AuthApi.ts"
 import { CommonErrors } from "./api/CommonErrors.ts"
+import { FeatureFlagsApi } from "./api/FeatureFlagsApi.ts"
 import { HealthApi } from "./api/HealthApi.ts"
+import { LessonsApi } from "./api/LessonsApi.ts"
+import { RelationsApi } from "./api/RelationsApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -16,6 +19,9 @@ export class Api extends HttpApi.make("lectern")
   .add(AuthApi)
   .add(MeApi)
   .add(UsersApi)
+  .add(RelationsApi)
+  .add(LessonsApi)
+  .add(FeatureFlagsApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

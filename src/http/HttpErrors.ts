@@ -58,13 +58,22 @@ const fromCoded = (error: CodedError) => {
   return retryAfter === undefined ? response : HttpServerResponse.setHeader(response, "retry-after", String(retryAfter))
 }
 
+const isOptionalNoise = (message: string) => message.startsWith("Expected undefined, actual ")
+
 /** Turns decode issues into `{ "field.path": "problem; problem" }`. */
 export const fieldsFromIssues = (
   issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>
 ): Record<string, string> => {
   const fields: Record<string, string> = {}
+  const keyOf = (issue: { readonly path: ReadonlyArray<PropertyKey> }) =>
+    issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
+  // An optional field that is present but invalid also fails the union's
+  // `undefined` member; that second issue says nothing useful when the first exists.
+  const explained = issues.filter((i) => !isOptionalNoise(i.message)).map(keyOf)
+  const isExplained = (key: string) => explained.some((k) => k === key || k.startsWith(`${key}.`))
   for (const issue of issues) {
-    const key = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
+    const key = keyOf(issue)
+    if (isOptionalNoise(issue.message) && isExplained(key)) continue
     const message = issue.message === "is missing" ? "is required" : issue.message
     fields[key] = fields[key] === undefined ? message : `${fields[key]}; ${message}`
   }

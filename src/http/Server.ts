@@ -14,14 +14,25 @@ import { AuthenticationLive } from "./Authentication.ts"
 import { AuthHttpLive, MeHttpLive } from "./AuthHttp.ts"
 import { Drain } from "./Drain.ts"
 import { ErrorEdgeLive } from "./ErrorEdge.ts"
+import { FeatureFlagsHttpLive } from "./FeatureFlagsHttp.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { LessonsHttpLive } from "./LessonsHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
+import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthHttpLive, AuthHttpLive, MeHttpLive, UsersHttpLive]),
+  Layer.provide([
+    HealthHttpLive,
+    AuthHttpLive,
+    MeHttpLive,
+    UsersHttpLive,
+    RelationsHttpLive,
+    LessonsHttpLive,
+    FeatureFlagsHttpLive
+  ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )
 

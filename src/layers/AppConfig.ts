@@ -35,6 +35,8 @@ export interface AppConfigShape {
   readonly bodyLimitBytes: number
   readonly requestTimeout: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
+  /** How often each process reloads every feature flag (a safety net under Bus invalidation). */
+  readonly flagRefreshInterval: Duration.Duration
 }
 
 const invalid = (message: string) => ConfigError.InvalidData([], message)
@@ -142,7 +144,8 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   serviceName: Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("lectern")),
   bodyLimitBytes: integerIn("BODY_LIMIT_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024),
   requestTimeout: duration("REQUEST_TIMEOUT", "30 seconds"),
-  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "8 seconds")
+  shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "8 seconds"),
+  flagRefreshInterval: duration("FLAG_REFRESH_INTERVAL", "30 seconds")
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {
     const dir = dataDir.trim() === "memory" ? Option.none() : Option.some(dataDir.trim())

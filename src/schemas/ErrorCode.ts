@@ -41,6 +41,10 @@ export const ErrorCodes = {
   // lessons and relations
   LESSON_NOT_FOUND: { status: 404, description: "No lesson with this id is visible to the caller." },
   INVALID_LESSON_TRANSITION: { status: 409, description: "The lesson's current status does not allow this change." },
+  LESSON_NOT_EDITABLE: {
+    status: 409,
+    description: "The lesson's status no longer allows changing the named details (a final lesson, or the start of a live one)."
+  },
   RELATION_NOT_FOUND: { status: 404, description: "No tutor–student relation with this id is visible to the caller." },
   RELATION_EXISTS: { status: 409, description: "This tutor and student already have an active relation." },
   // feature flags

@@ -8,7 +8,11 @@ import { Schema } from "effect"
 export const Limit = Schema.NumberFromString.pipe(
   Schema.int({ message: () => "expected a whole number from 1 to 200" }),
   Schema.between(1, 200, { message: () => "expected a whole number from 1 to 200" })
-).annotations({ description: "Page size, 1–200 (default 50)" })
+).annotations({
+  description: "Page size, 1–200 (default 50)",
+  // One message for every way to get it wrong, "ten" included.
+  message: () => ({ message: "expected a whole number from 1 to 200", override: true })
+})
 
 /** An opaque cursor returned as `nextCursor` by the previous page. */
 export const Cursor = Schema.String.pipe(

@@ -6,14 +6,15 @@
  */
 import { DateTime } from "effect"
 import murmurhash from "murmurhash"
-import type { AttributeValue, EvaluationReason, FeatureFlag } from "../schemas/FeatureFlags.ts"
-import type { Role } from "../schemas/Users.ts"
+import type { EvaluationReason, FeatureFlag } from "../schemas/FeatureFlags.ts"
+import type { UserId } from "../schemas/Ids.ts"
+import type { AttributeValue, Role } from "../schemas/Users.ts"
 
 /** Who a flag is evaluated for. */
 export interface EvaluationContext {
-  readonly userId: string
+  readonly userId: UserId
   readonly role: Role
-  /** Targeting attributes of the user (see docs: role, email_domain, and the user's own attributes). */
+  /** Targeting attributes: role, email_domain and the user's stored attributes (docs/feature-flags.md). */
   readonly attributes: Readonly<Record<string, AttributeValue>>
 }
 

@@ -1,135 +1,170 @@
 /**
- * Tutor–student relations: a tutor links a student (one active pair at a time),
- * either side can list theirs, the tutor (or an admin) ends it. Lessons may only
- * be created for a tutor's active students.
+ * Tutor–student relations: a tutor (or an admin for a tutor) links a student,
+ * one active pair at a time; tutor, student and admins see it; any of them ends
+ * it. Ending leaves existing lessons alone but stops new ones for that student.
+ * Lessons ask `activeStudents` whether students may be scheduled with a tutor.
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { DateTime, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { isUniqueViolation, storeCall } from "../layers/SqlErrors.ts"
 import type { CurrentUserInfo } from "../schemas/Auth.ts"
 import { Forbidden, ValidationError } from "../schemas/Errors.ts"
 import { RelationId, UserId } from "../schemas/Ids.ts"
-import { Relation, RelationExists, RelationNotFound, RelationStatus } from "../schemas/Lessons.ts"
-import { decodeCursor, encodeCursor } from "./Cursor.ts"
+import {
+  Participant,
+  Relation,
+  RelationExists,
+  type RelationListParams,
+  RelationNotFound,
+  RelationStatus
+} from "../schemas/Relations.ts"
+import { Role } from "../schemas/Users.ts"
+import { decodeCursor, encodeCursor, exactTimestamp } from "./Cursor.ts"
+
+/** Who is asking. */
+export type Actor = Pick<CurrentUserInfo, "id" | "role">
 
 const RelationRow = Schema.Struct({
   id: RelationId,
   tutorId: UserId,
+  tutorName: Schema.String,
   studentId: UserId,
+  studentName: Schema.String,
   status: RelationStatus,
   createdAt: Schema.DateTimeUtcFromDate,
-  endedAt: Schema.NullOr(Schema.DateTimeUtcFromDate)
+  endedAt: Schema.NullOr(Schema.DateTimeUtcFromDate),
+  cursorAt: Schema.String
 })
-const Rows = Schema.Array(RelationRow)
+type RelationRow = typeof RelationRow.Type
+const decodeRows = Schema.decodeUnknown(Schema.Array(RelationRow))
+
 const RelationCursor = Schema.Struct({ createdAt: Schema.String, id: RelationId })
 
-type Actor = Pick<CurrentUserInfo, "id" | "role">
+const toRelation = (row: RelationRow) =>
+  Relation.make({
+    id: row.id,
+    tutor: Participant.make({ id: row.tutorId, displayName: row.tutorName }),
+    student: Participant.make({ id: row.studentId, displayName: row.studentName }),
+    status: row.status,
+    createdAt: row.createdAt,
+    endedAt: row.endedAt
+  })
 
-const columns = "id, tutor_id, student_id, status, created_at, ended_at"
+const AccountRow = Schema.Struct({ role: Role, disabled: Schema.Boolean })
 
 /** Tutor–student relations. */
 export class Relations extends Effect.Service<Relations>()("lectern/Relations", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const roleOf = (id: UserId) =>
-      sql<{ readonly role: string }>`SELECT role FROM users WHERE id = ${id}`.pipe(
-        Effect.map((rows) => Option.fromNullable(rows[0]?.role))
+    const select = sql`
+      SELECT r.id, r.tutor_id, t.display_name AS tutor_name, r.student_id, s.display_name AS student_name,
+             r.status, r.created_at, r.ended_at, ${exactTimestamp(sql, "r.created_at")} AS cursor_at
+      FROM tutor_students r JOIN users t ON t.id = r.tutor_id JOIN users s ON s.id = r.student_id`
+
+    const byId = (id: RelationId) =>
+      sql`${select} WHERE r.id = ${id}`.pipe(Effect.flatMap(decodeRows), Effect.map((rows) => Option.fromNullable(rows[0])))
+
+    /** An enabled account of `role`, or none. */
+    const accountIs = (id: UserId, role: "tutor" | "student") =>
+      sql`SELECT role, disabled FROM users WHERE id = ${id}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(AccountRow))),
+        Effect.map((rows) => rows[0]?.role === role && rows[0].disabled === false)
       )
 
+    const isParty = (actor: Actor, row: RelationRow) =>
+      actor.role === "admin" || row.tutorId === actor.id || row.studentId === actor.id
+
+    /** Links a student to a tutor; every invalid field is reported and nothing is written. */
     const create = (actor: Actor, input: { readonly studentId: UserId; readonly tutorId?: UserId | undefined }) =>
       Effect.gen(function*() {
-        if (actor.role === "student") return yield* new Forbidden({ detail: "Only tutors link students" })
-        const tutorId = actor.role === "admin" ? input.tutorId : actor.id
-        if (tutorId === undefined) return yield* ValidationError.field("tutorId", "required when an admin links a student")
+        if (actor.role === "student") return yield* new Forbidden({ detail: "Only tutors and admins link students" })
         if (actor.role === "tutor" && input.tutorId !== undefined && input.tutorId !== actor.id) {
           return yield* new Forbidden({ detail: "Tutors link students to themselves" })
         }
-        if (Option.getOrUndefined(yield* roleOf(tutorId)) !== "tutor") {
-          return yield* ValidationError.field("tutorId", "not a tutor")
-        }
-        if (Option.getOrUndefined(yield* roleOf(input.studentId)) !== "student") {
-          return yield* ValidationError.field("studentId", "no student with this id")
-        }
-        const rows = yield* sql`
-          INSERT INTO tutor_students (tutor_id, student_id) VALUES (${tutorId}, ${input.studentId})
-          RETURNING ${sql.literal(columns)}`.pipe(
+        const tutorId = actor.role === "admin" ? input.tutorId : actor.id
+        const fields: Record<string, string> = {}
+        if (tutorId === undefined) fields.tutorId = "required when an admin links a student"
+        else if (actor.role === "admin" && !(yield* accountIs(tutorId, "tutor"))) fields.tutorId = "no tutor with this id"
+        if (!(yield* accountIs(input.studentId, "student"))) fields.studentId = "no student with this id"
+        if (tutorId === undefined || Object.keys(fields).length > 0) return yield* new ValidationError({ fields })
+        const inserted = yield* sql<{ readonly id: string }>`
+          INSERT INTO tutor_students (tutor_id, student_id) VALUES (${tutorId}, ${input.studentId}) RETURNING id`.pipe(
           Effect.catchTag("SqlError", (e): Effect.Effect<never, RelationExists | SqlError> =>
-            isUniqueViolation(e) ? Effect.fail(new RelationExists({})) : Effect.fail(e)),
-          Effect.flatMap(Schema.decodeUnknown(Rows))
+            isUniqueViolation(e) ? Effect.fail(new RelationExists({})) : Effect.fail(e))
         )
-        const row = rows[0]
-        if (row === undefined) return yield* Effect.dieMessage("INSERT … RETURNING gave no row")
-        return Relation.make(row)
+        const id = yield* Schema.decodeUnknown(RelationId)(inserted[0]?.id)
+        const row = yield* Effect.flatten(byId(id))
+        yield* Effect.logInfo("relation created").pipe(Effect.annotateLogs({ relationId: id, tutorId }))
+        return toRelation(row)
       }).pipe(storeCall, Effect.withSpan("Relations.create"))
 
-    const list = (
-      actor: Actor,
-      options: { readonly status?: "active" | "ended" | undefined; readonly cursor?: string | undefined; readonly limit: number }
-    ) =>
+    /** One relation the caller is part of (admins: any). */
+    const get = (actor: Actor, id: RelationId) =>
       Effect.gen(function*() {
-        const after = options.cursor === undefined
+        const row = yield* byId(id)
+        if (Option.isNone(row) || !isParty(actor, row.value)) return yield* new RelationNotFound({})
+        return toRelation(row.value)
+      }).pipe(storeCall, Effect.withSpan("Relations.get"))
+
+    /** The caller's relations (as tutor or student; admins: all), oldest first, narrowed by the filters. */
+    const list = (actor: Actor, params: RelationListParams) =>
+      Effect.gen(function*() {
+        const limit = params.limit ?? 50
+        const after = params.cursor === undefined
           ? Option.none()
-          : Option.some(yield* decodeCursor(RelationCursor, options.cursor))
+          : Option.some(yield* decodeCursor(RelationCursor, params.cursor))
         const visible = actor.role === "admin"
           ? []
-          : [sql`(tutor_id = ${actor.id} OR student_id = ${actor.id})`]
-        const rows = yield* sql`
-          SELECT ${sql.literal(columns)} FROM tutor_students
+          : [actor.role === "tutor" ? sql`r.tutor_id = ${actor.id}` : sql`r.student_id = ${actor.id}`]
+        const rows = yield* sql`${select}
           WHERE ${
           sql.and([
             ...visible,
-            ...(options.status === undefined ? [] : [sql`status = ${options.status}`]),
+            ...(params.status === undefined ? [] : [sql`r.status = ${params.status}`]),
+            ...(params.tutor === undefined ? [] : [sql`r.tutor_id = ${params.tutor}`]),
+            ...(params.student === undefined ? [] : [sql`r.student_id = ${params.student}`]),
             ...Option.match(after, {
               onNone: () => [],
-              onSome: (c) => [sql`(created_at, id) > (${c.createdAt}::timestamptz, ${c.id}::uuid)`]
+              onSome: (c) => [sql`(r.created_at, r.id) > (${c.createdAt}::timestamptz, ${c.id}::uuid)`]
             })
           ])
         }
-          ORDER BY created_at, id LIMIT ${options.limit + 1}`.pipe(Effect.flatMap(Schema.decodeUnknown(Rows)))
-        const items = rows.slice(0, options.limit).map((row) => Relation.make(row))
-        const last = items.at(-1)
+          ORDER BY r.created_at, r.id LIMIT ${limit + 1}`.pipe(Effect.flatMap(decodeRows))
+        const page = rows.slice(0, limit)
+        const last = page.at(-1)
         return {
-          items,
-          nextCursor: rows.length > options.limit && last !== undefined
-            ? encodeCursor(RelationCursor, { createdAt: DateTime.formatIso(last.createdAt), id: last.id })
+          items: page.map(toRelation),
+          nextCursor: rows.length > limit && last !== undefined
+            ? encodeCursor(RelationCursor, { createdAt: last.cursorAt, id: last.id })
             : null
         }
       }).pipe(storeCall, Effect.withSpan("Relations.list"))
 
-    /** Ends an active relation (its tutor or an admin); ending twice is a no-op. */
+    /** Ends a relation (its tutor, its student or an admin); ending an ended one returns it unchanged. */
     const end = (actor: Actor, id: RelationId) =>
       Effect.gen(function*() {
-        const rows = yield* sql`SELECT ${sql.literal(columns)} FROM tutor_students WHERE id = ${id}`.pipe(
-          Effect.flatMap(Schema.decodeUnknown(Rows))
-        )
-        const row = rows[0]
-        const visible = row !== undefined &&
-          (actor.role === "admin" || row.tutorId === actor.id || row.studentId === actor.id)
-        if (!visible) return yield* new RelationNotFound({})
-        if (actor.role !== "admin" && row.tutorId !== actor.id) {
-          return yield* new Forbidden({ detail: "Only the tutor or an admin ends a relation" })
-        }
-        const ended = yield* sql`
-          UPDATE tutor_students SET status = 'ended', ended_at = coalesce(ended_at, now())
-          WHERE id = ${id} RETURNING ${sql.literal(columns)}`.pipe(Effect.flatMap(Schema.decodeUnknown(Rows)))
-        const updated = ended[0]
-        if (updated === undefined) return yield* new RelationNotFound({})
-        return Relation.make(updated)
+        const row = yield* byId(id)
+        if (Option.isNone(row) || !isParty(actor, row.value)) return yield* new RelationNotFound({})
+        if (row.value.status === "ended") return toRelation(row.value)
+        yield* sql`UPDATE tutor_students SET status = 'ended', ended_at = now() WHERE id = ${id} AND status = 'active'`
+        yield* Effect.logInfo("relation ended").pipe(Effect.annotateLogs({ relationId: id, endedBy: actor.id }))
+        return toRelation(yield* Effect.flatten(byId(id)))
       }).pipe(storeCall, Effect.withSpan("Relations.end"))
 
-    /** The ids among `studentIds` that are NOT active students of `tutorId`. */
-    const notActiveStudents = (tutorId: UserId, studentIds: ReadonlyArray<UserId>) =>
+    /** Which of `studentIds` are active students of `tutorId`. */
+    const activeStudents = (tutorId: UserId, studentIds: ReadonlyArray<UserId>) =>
       Effect.gen(function*() {
-        if (studentIds.length === 0) return []
-        const rows = yield* sql<{ readonly studentId: string }>`
-          SELECT student_id::text AS student_id FROM tutor_students
-          WHERE tutor_id = ${tutorId} AND status = 'active' AND student_id IN ${sql.in(studentIds)}`
-        const active = new Set(rows.map((r) => r.studentId))
-        return studentIds.filter((id) => !active.has(id))
+        if (studentIds.length === 0) return new Set<UserId>()
+        const rows = yield* sql`
+          SELECT student_id FROM tutor_students
+          WHERE tutor_id = ${tutorId} AND status = 'active' AND student_id IN ${sql.in(studentIds)}`.pipe(
+          Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ studentId: UserId }))))
+        )
+        return new Set(rows.map((r) => r.studentId))
       }).pipe(storeCall)
 
-    return { create, list, end, notActiveStudents } as const
+    return { create, get, list, end, activeStudents } as const
   })
 }) {}

@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Schema } from "effect"
 import { isUniqueViolation, storeCall } from "../layers/SqlErrors.ts"
 import { UserId } from "../schemas/Ids.ts"
-import { EmailTaken, Role, User, UserNotFound } from "../schemas/Users.ts"
+import { EmailTaken, Role, User, UserAttributes, UserNotFound } from "../schemas/Users.ts"
 import { decodeCursor, encodeCursor, exactTimestamp } from "./Cursor.ts"
 import { Passwords } from "./Passwords.ts"
 
@@ -19,9 +19,13 @@ const UserRow = Schema.Struct({
   displayName: Schema.String,
   role: Role,
   disabled: Schema.Boolean,
+  // Read as text: PgClient would camelCase the keys of a jsonb value (is_premium → isPremium).
+  attributes: Schema.parseJson(UserAttributes),
   createdAt: Schema.DateTimeUtcFromDate,
   updatedAt: Schema.DateTimeUtcFromDate
 })
+
+const userColumns = "id, email, display_name, role, disabled, attributes::text AS attributes, created_at, updated_at"
 
 const CredentialsRow = Schema.Struct({ ...UserRow.fields, passwordHash: Schema.String })
 
@@ -55,21 +59,21 @@ export class Users extends Effect.Service<Users>()("lectern/Users", {
       Result: UserRow,
       execute: (u) =>
         sql`INSERT INTO users ${sql.insert(u)}
-            RETURNING id, email, display_name, role, disabled, created_at, updated_at`
+            RETURNING ${sql.literal(userColumns)}`
     })
 
     const byId = SqlSchema.findOne({
       Request: UserId,
       Result: UserRow,
       execute: (id) =>
-        sql`SELECT id, email, display_name, role, disabled, created_at, updated_at FROM users WHERE id = ${id}`
+        sql`SELECT ${sql.literal(userColumns)} FROM users WHERE id = ${id}`
     })
 
     const byEmail = SqlSchema.findOne({
       Request: Schema.String,
       Result: CredentialsRow,
       execute: (email) =>
-        sql`SELECT id, email, display_name, role, disabled, created_at, updated_at, password_hash
+        sql`SELECT ${sql.literal(userColumns)}, password_hash
             FROM users WHERE lower(email) = lower(${email})`
     })
 
@@ -108,7 +112,7 @@ export class Users extends Effect.Service<Users>()("lectern/Users", {
           ? Option.none()
           : Option.some(yield* decodeCursor(UserCursor, options.cursor))
         const rows = yield* sql`
-          SELECT id, email, display_name, role, disabled, created_at, updated_at,
+          SELECT ${sql.literal(userColumns)},
                  ${exactTimestamp(sql, "created_at")} AS cursor_at
           FROM users
           WHERE ${
@@ -132,17 +136,27 @@ export class Users extends Effect.Service<Users>()("lectern/Users", {
 
     const update = (
       id: UserId,
-      patch: { readonly role?: Role | undefined; readonly displayName?: string | undefined; readonly disabled?: boolean | undefined }
+      patch: {
+        readonly role?: Role | undefined
+        readonly displayName?: string | undefined
+        readonly disabled?: boolean | undefined
+        readonly attributes?: UserAttributes | undefined
+      }
     ) =>
       Effect.gen(function*() {
         const changes: Record<string, string | boolean> = {}
         if (patch.role !== undefined) changes.role = patch.role
-        if (patch.displayName !== undefined) changes.displayName = patch.displayName
+        if (patch.displayName !== undefined) changes.display_name = patch.displayName
         if (patch.disabled !== undefined) changes.disabled = patch.disabled
-        if (Object.keys(changes).length === 0) return yield* findById(id)
+        if (Object.keys(changes).length === 0 && patch.attributes === undefined) return yield* findById(id)
+        const sets = [
+          ...Object.entries(changes).map(([column, value]) => sql`${sql(column)} = ${value}`),
+          ...(patch.attributes === undefined ? [] : [sql`attributes = ${JSON.stringify(patch.attributes)}::jsonb`]),
+          sql`updated_at = now()`
+        ]
         const rows = yield* sql`
-          UPDATE users SET ${sql.update(changes)}, updated_at = now() WHERE id = ${id}
-          RETURNING id, email, display_name, role, disabled, created_at, updated_at`.pipe(
+          UPDATE users SET ${sql.csv(sets)} WHERE id = ${id}
+          RETURNING ${sql.literal(userColumns)}`.pipe(
           Effect.flatMap(Schema.decodeUnknown(Schema.Array(UserRow)))
         )
         const row = rows[0]

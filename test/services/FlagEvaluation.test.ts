@@ -1,11 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime } from "effect"
+import { DateTime, Schema } from "effect"
 import murmurhash from "murmurhash"
 import { randomUUID } from "node:crypto"
+import { UserId } from "../../src/schemas/Ids.ts"
 import { evaluateFlag, rolloutBucket } from "../../src/services/FlagEvaluation.ts"
 
+const userId = Schema.decodeSync(UserId)
+const u1 = userId("00000000-0000-4000-8000-000000000001")
+
 const now = DateTime.unsafeMake("2026-06-01T12:00:00Z")
-const student = { userId: "u-1", role: "student" as const, attributes: { is_premium: true, email_domain: "school.org" } }
+const student = { userId: u1, role: "student" as const, attributes: { is_premium: true, email_domain: "school.org" } }
 const flag = (overrides: Partial<Parameters<typeof evaluateFlag>[0]> = {}) => ({
   name: "board-v2",
   enabled: true,
@@ -21,9 +25,9 @@ describe("flag evaluation", () => {
       enabled: false,
       reason: "DISABLED"
     })
-    const expired = flag({ rolloutPercent: 100, expiresAt: DateTime.unsafeMake("2026-06-01T12:00:00Z"), rules: { userIds: ["u-1"], roles: [], attributes: {} } })
+    const expired = flag({ rolloutPercent: 100, expiresAt: DateTime.unsafeMake("2026-06-01T12:00:00Z"), rules: { userIds: [u1], roles: [], attributes: {} } })
     expect(evaluateFlag(expired, student, now)).toEqual({ enabled: false, reason: "EXPIRED" })
-    const notYetExpired = flag({ expiresAt: DateTime.unsafeMake("2026-06-01T12:00:01Z"), rules: { userIds: ["u-1"], roles: ["student"], attributes: {} } })
+    const notYetExpired = flag({ expiresAt: DateTime.unsafeMake("2026-06-01T12:00:01Z"), rules: { userIds: [u1], roles: ["student"], attributes: {} } })
     expect(evaluateFlag(notYetExpired, student, now)).toEqual({ enabled: true, reason: "USER_LISTED" })
     expect(evaluateFlag(flag({ rules: { userIds: [], roles: ["student"], attributes: {} } }), student, now).reason)
       .toBe("ROLE_MATCH")
@@ -49,11 +53,12 @@ describe("flag evaluation", () => {
     expect(murmurhash.v3("hello", 0)).toBe(0x248bfa47)
     // …and pinned buckets, so a change of key format (which would reshuffle every rollout) is caught.
     expect(rolloutBucket("board-v2", "u-1")).toBe(47)
+    expect(rolloutBucket("board-v2", u1)).toBe(rolloutBucket("board-v2", "00000000-0000-4000-8000-000000000001"))
     expect(rolloutBucket("hello", "")).toBe(97)
   })
 
   it("rollout: over 10 000 random users, 25 % is 25 ± 2 %, and every user in at 25 % is in at 50 %", () => {
-    const users = Array.from({ length: 10_000 }, () => randomUUID())
+    const users = Array.from({ length: 10_000 }, () => userId(randomUUID()))
     const at = (percent: number) =>
       new Set(users.filter((id) => evaluateFlag(flag({ rolloutPercent: percent }), { ...student, userId: id }, now).enabled))
     const quarter = at(25)
