@@ -31,10 +31,13 @@ const defaults: DatabaseOptions = {
   )
 }
 
+// Column names are mapped snake_case <-> camelCase, but never the keys *inside* json
+// values: those are user data (board element props, flag attributes) and must round-trip.
 const clientOptions = {
   applicationName: "lectern",
   transformResultNames: Str.snakeToCamel,
-  transformQueryNames: Str.camelToSnake
+  transformQueryNames: Str.camelToSnake,
+  transformJson: false
 } as const
 
 const unavailable = (variable: string) => (cause: unknown) =>
