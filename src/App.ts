@@ -4,9 +4,11 @@
  * export or none. Only `main.ts`, the CLI and test stacks import this file.
  */
 import { Effect, Layer, Option } from "effect"
+import * as JobQueue from "./actors/JobQueue.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
+import * as JobWake from "./layers/JobWake.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
 import { Migrations } from "./layers/Migrations.ts"
@@ -14,6 +16,9 @@ import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
+import { JobAdmin } from "./services/JobAdmin.ts"
+import { Jobs } from "./services/Jobs.ts"
+import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
 import { UserEvents } from "./services/UserEvents.ts"
 import { Users } from "./services/Users.ts"
@@ -43,16 +48,29 @@ export const MessagingLive = Layer.unwrapEffect(
 /** The database as configured, migrated. */
 export const DatabaseLive = Migrations.layer.pipe(Layer.provideMerge(Database.layer))
 
+/** The job queue's registry, storage and administration, with its wake-up signals. */
+export const QueueLive = Layer.mergeAll(Jobs.Default, JobStore.Default, JobAdmin.Default).pipe(
+  Layer.provideMerge(JobWake.layer)
+)
+
 /** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default, UserEvents.Default).pipe(Layer.provide(JwtSecret.layer))
+export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default, UserEvents.Default).pipe(
+  Layer.provide(JwtSecret.layer),
+  Layer.provideMerge(QueueLive)
+)
+
+/** A worker pool inside this process when `WORKERS_IN_PROCESS` is on (the default). */
+export const WorkersLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => config.jobs.inProcess ? JobQueue.layer(JobQueue.optionsFrom(config.jobs)) : Layer.empty)
+)
 
 /** Everything but the HTTP server. */
 export const CoreLive = ServicesLive.pipe(
   Layer.provideMerge(Layer.mergeAll(DatabaseLive, MessagingLive))
 )
 
-/** The whole server, for `lectern serve`. */
-export const ServerLive = Server.layer.pipe(
+/** The whole server, for `lectern serve`: HTTP and, by default, a worker pool. */
+export const ServerLive = Layer.mergeAll(Server.layer, WorkersLive).pipe(
   Layer.provide(CoreLive),
   Layer.provide(ObservabilityLive),
   Layer.provide(AppConfig.layer)
