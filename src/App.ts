@@ -17,6 +17,7 @@ import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
+import { JobRetention } from "./services/JobRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
@@ -54,7 +55,13 @@ export const QueueLive = Layer.mergeAll(Jobs.Default, JobStore.Default, JobAdmin
 )
 
 /** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(Auth.Default, Users.Default, Tokens.Default, UserEvents.Default).pipe(
+export const ServicesLive = Layer.mergeAll(
+  Auth.Default,
+  Users.Default,
+  Tokens.Default,
+  UserEvents.Default,
+  JobRetention.Default
+).pipe(
   Layer.provide(JwtSecret.layer),
   Layer.provideMerge(QueueLive)
 )

@@ -7,6 +7,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, MeApi } from "./api/AuthApi.ts"
 import { CommonErrors } from "./api/CommonErrors.ts"
 import { HealthApi } from "./api/HealthApi.ts"
+import { JobsApi } from "./api/JobsApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -16,6 +17,7 @@ export class Api extends HttpApi.make("lectern")
   .add(AuthApi)
   .add(MeApi)
   .add(UsersApi)
+  .add(JobsApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

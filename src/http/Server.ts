@@ -15,13 +15,14 @@ import { AuthHttpLive, MeHttpLive } from "./AuthHttp.ts"
 import { Drain } from "./Drain.ts"
 import { ErrorEdgeLive } from "./ErrorEdge.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
+import { JobsHttpLive } from "./JobsHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthHttpLive, AuthHttpLive, MeHttpLive, UsersHttpLive]),
+  Layer.provide([HealthHttpLive, AuthHttpLive, MeHttpLive, UsersHttpLive, JobsHttpLive]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )
 
