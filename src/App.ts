@@ -9,6 +9,8 @@ import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
 import * as JobWake from "./layers/JobWake.ts"
+import * as PushSender from "./layers/PushSender.ts"
+import { VapidKeys } from "./layers/VapidKeys.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
 import { Migrations } from "./layers/Migrations.ts"
@@ -17,6 +19,11 @@ import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
+import { LessonReminders } from "./services/LessonReminders.ts"
+import { NotificationPreferences } from "./services/NotificationPreferences.ts"
+import { Notifications } from "./services/Notifications.ts"
+import { PushSubscriptions } from "./services/PushSubscriptions.ts"
+import { WebPush } from "./services/WebPush.ts"
 import { JobRetention } from "./services/JobRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
@@ -54,17 +61,33 @@ export const QueueLive = Layer.mergeAll(Jobs.Default, JobStore.Default, JobAdmin
   Layer.provideMerge(JobWake.layer)
 )
 
-/** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(
-  Auth.Default,
-  Users.Default,
-  Tokens.Default,
-  UserEvents.Default,
-  JobRetention.Default
-).pipe(
-  Layer.provide(JwtSecret.layer),
-  Layer.provideMerge(QueueLive)
+/** Web push to real push services, signed with the configured (or generated) VAPID keys. */
+export const PushLive = PushSender.layerWebPush.pipe(Layer.provideMerge(VapidKeys.layer))
+
+/** Notifications (in-app, live, web push), push subscriptions and lesson reminders. */
+export const NotificationsLive = LessonReminders.Default.pipe(
+  Layer.provideMerge(Notifications.Default),
+  Layer.provideMerge(Layer.mergeAll(NotificationPreferences.Default, WebPush.Default.pipe(Layer.provideMerge(PushSubscriptions.Default)))),
+  Layer.provide(UserEvents.Default)
 )
+
+/** Domain services over the infrastructure, with `push` as the web push transport. */
+export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
+  Layer.mergeAll(
+    Auth.Default,
+    Users.Default,
+    Tokens.Default,
+    UserEvents.Default,
+    JobRetention.Default,
+    NotificationsLive
+  ).pipe(
+    Layer.provide(JwtSecret.layer),
+    Layer.provideMerge(push),
+    Layer.provideMerge(QueueLive)
+  )
+
+/** Domain services over the infrastructure. */
+export const ServicesLive = servicesWith(PushLive)
 
 /** A worker pool inside this process when `WORKERS_IN_PROCESS` is on (the default). */
 export const WorkersLive = Layer.unwrapEffect(

@@ -8,6 +8,8 @@ import { AuthApi, MeApi } from "./api/AuthApi.ts"
 import { CommonErrors } from "./api/CommonErrors.ts"
 import { HealthApi } from "./api/HealthApi.ts"
 import { JobsApi } from "./api/JobsApi.ts"
+import { NotificationsApi } from "./api/NotificationsApi.ts"
+import { PushApi } from "./api/PushApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -18,6 +20,8 @@ export class Api extends HttpApi.make("lectern")
   .add(MeApi)
   .add(UsersApi)
   .add(JobsApi)
+  .add(NotificationsApi)
+  .add(PushApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

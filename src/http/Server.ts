@@ -16,13 +16,15 @@ import { Drain } from "./Drain.ts"
 import { ErrorEdgeLive } from "./ErrorEdge.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { JobsHttpLive } from "./JobsHttp.ts"
+import { NotificationsHttpLive } from "./NotificationsHttp.ts"
+import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
 export const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([HealthHttpLive, AuthHttpLive, MeHttpLive, UsersHttpLive, JobsHttpLive]),
+  Layer.provide([HealthHttpLive, AuthHttpLive, MeHttpLive, UsersHttpLive, JobsHttpLive, NotificationsHttpLive, PushHttpLive]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )
 

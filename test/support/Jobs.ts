@@ -68,3 +68,17 @@ export const countByState = (queue: string) =>
       Effect.map((rows) => Object.fromEntries(rows.map((r) => [r.state, r.n])) as Record<string, number>),
       Effect.orDie
     ))
+
+/** Re-runs `effect` until `done` holds for its value (every 25 ms, up to `timeout`), and returns that value. */
+export const eventually = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  done: (a: A) => boolean,
+  timeout: Duration.DurationInput = "10 seconds"
+) =>
+  effect.pipe(
+    Effect.orDie,
+    Effect.filterOrFail(done, () => "not yet" as const),
+    Effect.retry(Schedule.spaced("25 millis")),
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("condition not met in time") }),
+    Effect.orDie
+  )
