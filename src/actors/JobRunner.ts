@@ -50,8 +50,8 @@ const describe = (cause: Cause.Cause<unknown>) => {
   const summary = Option.match(failure, {
     onNone: () => firstLine(full),
     onSome: (e) =>
-      e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
-        ? firstLine(`${"_tag" in e && typeof e._tag === "string" ? `${e._tag}: ` : ""}${String(e.message)}`)
+      typeof e === "object" && e !== null && "message" in e
+        ? firstLine(`${"_tag" in e && typeof e._tag === "string" ? e._tag : e instanceof Error ? e.name : "Error"}: ${String(e.message)}`)
         : firstLine(String(e))
   })
   return { full, summary }

@@ -31,30 +31,30 @@ export const recordingPush = Layer.merge(PushSender.layerRecording, VapidKeys.la
 /** What a stack contains. */
 export interface JobsStackOptions {
   readonly config?: Partial<AppConfigShape>
-  /** Run the HTTP server on a random loopback port. */
-  readonly server?: boolean
   /** Run an in-process worker pool (default true). */
   readonly workers?: boolean
 }
 
-/** Database, messaging, services over the `push` transport, and optionally workers and HTTP. */
-export const jobsStackWith = <P, E>(
-  push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, AppConfig>,
-  options: JobsStackOptions = {}
-) => {
-  const core = servicesWith(push).pipe(
+const quiet = Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+
+const coreWith = <P, E>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, AppConfig>, options: JobsStackOptions) =>
+  servicesWith(push).pipe(
     Layer.provideMerge(Layer.mergeAll(DatabaseLive, MessagingLive)),
     Layer.provideMerge(testConfig({ jobs: testJobsConfig(), ...options.config }))
   )
-  const top = Layer.mergeAll(
-    options.server === true ? Server.layerTest : Layer.empty,
-    options.workers === false ? Layer.empty : WorkersLive
-  )
-  return Layer.fresh(top.pipe(Layer.provideMerge(core), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))))
-}
 
-/** {@link jobsStackWith} the recording push sender (`PushRecorder` tells what was sent). */
-export const jobsStack = (options: JobsStackOptions = {}) => jobsStackWith(recordingPush, options)
+const workers = (options: JobsStackOptions) => (options.workers === false ? Layer.empty : WorkersLive)
 
-/** {@link jobsStackWith} real web push. */
-export const webPushStack = (options: JobsStackOptions = {}) => jobsStackWith(PushLive, options)
+/** Database, messaging, services with the recording push sender (`PushRecorder` tells what was sent), workers. */
+export const jobsStack = (options: JobsStackOptions = {}) =>
+  Layer.fresh(quiet(workers(options).pipe(Layer.provideMerge(coreWith(recordingPush, options)))))
+
+/** The same with the HTTP server on a random loopback port. */
+export const jobsServerStack = (options: JobsStackOptions = {}) =>
+  Layer.fresh(quiet(Layer.mergeAll(Server.layerTest, workers(options)).pipe(
+    Layer.provideMerge(coreWith(recordingPush, options))
+  )))
+
+/** The HTTP server and workers over real web push. */
+export const webPushServerStack = (options: JobsStackOptions = {}) =>
+  Layer.fresh(quiet(Layer.mergeAll(Server.layerTest, workers(options)).pipe(Layer.provideMerge(coreWith(PushLive, options)))))
