@@ -5,7 +5,7 @@
  * dead letter, or a release on shutdown. Also records batches of outcomes and
  * the job metrics. Used by the `JobQueue` pool; holds no state of its own.
  */
-import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, MetricLabel, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Metric, MetricBoundaries, MetricKey, MetricLabel, Option } from "effect"
 import { JobWake } from "../layers/JobWake.ts"
 import {
   backoffDelay,
@@ -21,26 +21,45 @@ import { Jobs } from "../services/Jobs.ts"
 import { parentFromTraceParent } from "../services/TraceContext.ts"
 
 /** Attempts finished, by queue, job and outcome. */
-export const jobsFinished = Metric.counter("lectern_job_attempts_total", {
-  description: "Job attempts finished, by outcome",
+export const jobAttemptsKey = MetricKey.counter("lectern_job_attempts_total", {
+  description: "Job attempts finished, by queue, job and outcome",
   incremental: true
 })
 
-/** Handler run time. */
-export const jobRunDuration = Metric.histogram(
+/** Handler run time, by queue and job. */
+export const jobRunDurationKey = MetricKey.histogram(
   "lectern_job_run_duration_ms",
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 18 }),
   "Job attempt duration in milliseconds"
 )
 
-/** Time from a job's run time to its claim. */
-export const jobPickupDelay = Metric.histogram(
+/** Time from a job's run time to its claim, by queue. */
+export const jobPickupDelayKey = MetricKey.histogram(
   "lectern_job_pickup_delay_ms",
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 18 }),
   "Delay between a job becoming due and a worker claiming it, in milliseconds"
 )
 
+const labels = (pairs: Record<string, string>) => Object.entries(pairs).map(([k, v]) => MetricLabel.make(k, v))
+
 const maxErrorLength = 8_000
+
+/**
+ * Labelled metrics, built once per label set with the labels in the key:
+ * `Metric.tagged` makes a new label array on every update, which defeats Effect's
+ * hook cache and costs a registry lookup per job.
+ */
+const memo = <A>(build: (key: string) => A) => {
+  const cache = new Map<string, A>()
+  return (key: string) => {
+    let value = cache.get(key)
+    if (value === undefined) {
+      value = build(key)
+      cache.set(key, value)
+    }
+    return value
+  }
+}
 
 const firstLine = (text: string) => (text.split("\n")[0] ?? text).slice(0, 500)
 
@@ -64,7 +83,22 @@ export const make = (workerId: string) =>
     const store = yield* JobStore
     const wake = yield* JobWake
 
-    /** Runs the handler of `job`: unknown names are rejected, attempts are bounded by the timeout. */
+    const pickupFor = memo((queue) =>
+      Metric.fromMetricKey(MetricKey.taggedWithLabels(jobPickupDelayKey, labels({ queue }))))
+    const durationFor = memo((key) => {
+      const [queue = "", job = ""] = key.split("\u0000")
+      return Metric.fromMetricKey(MetricKey.taggedWithLabels(jobRunDurationKey, labels({ queue, job })))
+    })
+    const finishedFor = memo((key) => {
+      const [queue = "", job = "", outcome = ""] = key.split("\u0000")
+      return Metric.fromMetricKey(MetricKey.taggedWithLabels(jobAttemptsKey, labels({ queue, job, outcome })))
+    })
+
+    /**
+     * Runs the handler of `job` (unknown names are rejected). The job's timeout is
+     * enforced by the pool's watchdog, which interrupts overdue attempts: a timer
+     * race per job would cost more than a no-op job itself.
+     */
     const execute = (job: ClaimedJob) => {
       const info: JobInfo = {
         id: job.id,
@@ -73,28 +107,18 @@ export const make = (workerId: string) =>
         attempt: job.attempts,
         maxAttempts: job.maxAttempts
       }
-      const timeout = Duration.millis(job.timeoutMs)
       const run = Option.match(jobs.lookup(job.name), {
         onNone: () =>
           Effect.fail(
             new JobRejected({ reason: `no handler is registered for job "${job.name}" on worker ${workerId}` })
           ),
-        onSome: (registered) =>
-          registered.run(job.payload, info).pipe(
-            Effect.timeoutFail({ duration: timeout, onTimeout: () => new JobTimedOut({ timeout }) })
-          )
+        onSome: (registered) => registered.run(job.payload, info)
       })
-      const tags = { queue: job.queue, job: job.name }
-      return Effect.gen(function*() {
-        yield* Metric.update(Metric.tagged(jobPickupDelay, "queue", job.queue), job.waitedMs)
-        return yield* run
-      }).pipe(
-        Metric.trackDurationWith(
-          Metric.tagged(Metric.tagged(jobRunDuration, "queue", tags.queue), "job", tags.job),
-          Duration.toMillis
-        ),
+      return Effect.zipRight(Metric.update(pickupFor(job.queue), job.waitedMs), run).pipe(
+        Metric.trackDurationWith(durationFor(`${job.queue}\u0000${job.name}`), Duration.toMillis),
         Effect.withSpan(`job ${job.name}`, {
           kind: "consumer",
+          captureStackTrace: false,
           parent: Option.getOrUndefined(parentFromTraceParent(job.traceParent)),
           attributes: {
             "job.id": job.id,
@@ -108,14 +132,16 @@ export const make = (workerId: string) =>
       )
     }
 
-    /** What to record for an attempt that ended with `exit`. */
-    const outcome = (job: ClaimedJob, exit: Exit.Exit<void, unknown>): Effect.Effect<FinishedJob> =>
+    /** What to record for an attempt that ended with `exit` (`timedOut`: the watchdog interrupted it). */
+    const outcome = (job: ClaimedJob, exit: Exit.Exit<void, unknown>, timedOut: boolean): Effect.Effect<FinishedJob> =>
       Effect.gen(function*() {
-        const base = { id: job.id, runId: job.runId, queue: job.queue, name: job.name }
+        const base = { id: job.id, queue: job.queue, name: job.name }
         if (Exit.isSuccess(exit)) {
           return { ...base, state: "completed", outcome: "completed", delayMs: 0, error: null, summary: null } as const
         }
-        const cause = exit.cause
+        const cause = timedOut && Cause.isInterruptedOnly(exit.cause)
+          ? Cause.fail(new JobTimedOut({ timeout: Duration.millis(job.timeoutMs) }))
+          : exit.cause
         if (Cause.isInterruptedOnly(cause)) {
           return {
             ...base,
@@ -159,17 +185,15 @@ export const make = (workerId: string) =>
           )
         }
         const immediate: Array<string> = []
+        const finished = new Map<string, number>()
         for (const f of batch) {
           if (!applied.has(f.id)) continue
           if (f.state === "pending" && f.delayMs === 0) immediate.push(f.queue)
-          yield* Metric.increment(
-            Metric.taggedWithLabels(jobsFinished, [
-              MetricLabel.make("queue", f.queue),
-              MetricLabel.make("job", f.name),
-              MetricLabel.make("outcome", f.outcome)
-            ])
-          )
+          const key = `${f.queue}\u0000${f.name}\u0000${f.outcome}`
+          finished.set(key, (finished.get(key) ?? 0) + 1)
         }
+        // Counted per batch: a metric update costs a registry lookup.
+        for (const [key, n] of finished) yield* Metric.incrementBy(finishedFor(key), n)
         yield* wake.ready(immediate)
       })
 

@@ -191,7 +191,7 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   jobs: Config.all({
     inProcess: bool("WORKERS_IN_PROCESS", true),
     concurrency: integerIn("JOBS_CONCURRENCY", 1, 1000, 10),
-    batchSize: integerIn("JOBS_BATCH_SIZE", 1, 1000, 20),
+    batchSize: integerIn("JOBS_BATCH_SIZE", 1, 1000, 50),
     pollInterval: duration("JOBS_POLL_INTERVAL", "2 seconds"),
     lease: duration("JOBS_LEASE", "30 seconds"),
     shutdownTimeout: duration("JOBS_SHUTDOWN_TIMEOUT", "5 seconds"),

@@ -26,6 +26,8 @@ export default Effect.gen(function*() {
       unique_key text,
       locked_by text,
       locked_until timestamptz,
+      -- when the current (or last) attempt was claimed
+      started_at timestamptz,
       last_error text,
       trace_parent text,
       created_at timestamptz NOT NULL DEFAULT now(),
@@ -41,15 +43,18 @@ export default Effect.gen(function*() {
   yield* sql`
     CREATE UNIQUE INDEX jobs_unique_key_idx ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('pending', 'running')`
+  // One row per finished attempt (a running attempt is the job row itself: state, locked_by, started_at).
   yield* sql`
     CREATE TABLE job_runs (
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      job_id bigint NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+      -- no foreign key: a check per inserted run costs throughput; retention deletes runs with their job
+      job_id bigint NOT NULL,
       attempt integer NOT NULL,
       worker_id text NOT NULL,
-      started_at timestamptz NOT NULL DEFAULT now(),
-      finished_at timestamptz,
-      outcome text CHECK (outcome IN ('completed', 'failed', 'timed_out', 'rejected', 'lease_expired', 'released')),
+      started_at timestamptz NOT NULL,
+      finished_at timestamptz NOT NULL,
+      outcome text NOT NULL
+        CHECK (outcome IN ('completed', 'failed', 'timed_out', 'rejected', 'lease_expired', 'released')),
       error text
     )`
   yield* sql`CREATE INDEX job_runs_job_idx ON job_runs (job_id, id)`

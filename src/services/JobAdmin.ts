@@ -128,13 +128,16 @@ export class JobAdmin extends Effect.Service<JobAdmin>()("lectern/JobAdmin", {
         Effect.flatMap((rows) => rows[0] === undefined ? Effect.fail(new JobNotFound({ jobId: id })) : Effect.succeed(rows[0]))
       )
 
-    /** A job with its run log. */
+    /** A job with its run log; a running job's current attempt is the last entry, without an outcome. */
     const get = (id: JobId) =>
       Effect.gen(function*() {
         const job = yield* find(id)
         const runs = yield* sql`
-          SELECT attempt, worker_id, started_at, finished_at, outcome, error
-          FROM job_runs WHERE job_id = ${id}::bigint ORDER BY id`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(RunRow))))
+          SELECT attempt, worker_id, started_at, finished_at, outcome, error FROM job_runs WHERE job_id = ${id}::bigint
+          UNION ALL
+          SELECT attempts, locked_by, started_at, NULL, NULL, NULL FROM jobs
+          WHERE id = ${id}::bigint AND state = 'running' AND locked_by IS NOT NULL AND started_at IS NOT NULL
+          ORDER BY started_at, attempt`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(RunRow))))
         return JobDetail.make({ ...job, runs: runs.map((r) => JobRun.make(r)) })
       }).pipe(storeCall, Effect.withSpan("JobAdmin.get", { attributes: { "job.id": id } }))
 

@@ -30,6 +30,8 @@ export class JobRetention extends Effect.Service<JobRetention>()("lectern/JobRet
         ORDER BY finished_at
         LIMIT ${chunk}
         FOR UPDATE SKIP LOCKED
+      ), runs AS (
+        DELETE FROM job_runs USING doomed WHERE job_runs.job_id = doomed.id
       )
       DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id
       RETURNING jobs.id`.pipe(Effect.map((rows) => rows.length), storeCall)

@@ -80,6 +80,7 @@ export const jobsEnqueued = Metric.counter("lectern_jobs_enqueued_total", {
 })
 
 const InsertedRow = Schema.Struct({ id: JobId, uniqueKey: Schema.NullOr(Schema.String) })
+const decodeInserted = Schema.decodeUnknown(Schema.Array(InsertedRow))
 
 /** Job registry and enqueueing. */
 export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
@@ -121,12 +122,12 @@ export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
     const insertKeep = (rows: ReadonlyArray<Row>) =>
       sql`INSERT INTO jobs ${columns} SELECT ${values} FROM ${recordset(rows)} ORDER BY r.ord
           ON CONFLICT ${activeKey} DO NOTHING
-          RETURNING id, unique_key`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(InsertedRow))))
+          RETURNING id, unique_key`.pipe(Effect.flatMap(decodeInserted))
 
     const activeByKey = (keys: ReadonlyArray<string>) =>
       sql`SELECT id, unique_key FROM jobs
           WHERE unique_key = ANY(${keys}::text[]) AND state IN ('pending', 'running')`.pipe(
-        Effect.flatMap(Schema.decodeUnknown(Schema.Array(InsertedRow)))
+        Effect.flatMap(decodeInserted)
       )
 
     /** Inserts, keeping existing jobs on key conflicts; results in input order. */
@@ -167,7 +168,7 @@ export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
             max_attempts = excluded.max_attempts, timeout_ms = excluded.timeout_ms, attempts = 0,
             last_error = NULL, trace_parent = excluded.trace_parent, queue = excluded.queue,
             name = excluded.name, updated_at = now()
-          RETURNING id, unique_key`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(InsertedRow))))
+          RETURNING id, unique_key`.pipe(Effect.flatMap(decodeInserted))
         const first = rows[0]
         if (first === undefined) return yield* Effect.dieMessage("jobs upsert returned no row")
         yield* wake.ready([row.queue])
@@ -196,7 +197,11 @@ export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
           return result
         }).pipe(
           storeCall,
-          Effect.withSpan("Jobs.enqueue", { kind: "producer", attributes: { "job.name": name, "job.count": items.length } })
+          Effect.withSpan("Jobs.enqueue", {
+            kind: "producer",
+            captureStackTrace: false,
+            attributes: { "job.name": name, "job.count": items.length }
+          })
         )
       const enqueue: JobType<A>["enqueue"] = (payload, enqueueOptions) =>
         Effect.flatMap(enqueueMany([{ payload, options: enqueueOptions }]), (results) =>

@@ -209,23 +209,30 @@ describe(`JobQueue (${backendLabel})`, () => {
         expect(runs[0]?.error).toMatch(/worker dead-worker stopped renewing/)
       }))
 
-    it.effect("shutdown lets short jobs finish and releases the ones past the deadline", () =>
+    it.effect("shutdown hands back buffered jobs, lets short jobs finish and releases the ones past the deadline", () =>
       Effect.gen(function*() {
         const jobs = yield* Jobs
         const queue = uniqueName("q")
         const started = yield* Ref.make(0)
         const job = yield* jobs.registerJob(uniqueName("shutdown"), Payload, ({ n }) =>
           Effect.zipRight(Ref.update(started, (k) => k + 1), Effect.sleep(Duration.millis(n))), { queue })
-        const quick = yield* job.enqueue({ n: 300 })
-        const stuck = yield* job.enqueue({ n: 60_000 })
+        const quick = yield* job.enqueue({ n: 300 }, { priority: 2 })
+        const stuck = yield* job.enqueue({ n: 60_000 }, { priority: 1 })
+        const buffered = yield* job.enqueueMany([{ payload: { n: 1 } }, { payload: { n: 1 } }])
         yield* Effect.scoped(Effect.gen(function*() {
-          yield* JobQueue.make(poolOptions(queue, { shutdownTimeout: Duration.millis(800) }))
+          // Two run at once; the other two wait in the pool's local buffer.
+          yield* JobQueue.make(poolOptions(queue, { concurrency: 2, batchSize: 4, shutdownTimeout: Duration.millis(800) }))
           yield* Ref.get(started).pipe(Effect.repeat({ until: (k) => k === 2, schedule: Schedule.spaced("20 millis") }))
         }))
         expect((yield* jobState(quick.id)).state).toBe("completed")
         const stuckState = yield* jobState(stuck.id)
-        expect(stuckState.state).toBe("pending")
+        expect([stuckState.state, stuckState.attempts]).toEqual(["pending", 1])
         expect((yield* runsOf(stuck.id)).map((r) => r.outcome)).toEqual(["released"])
+        for (const { id } of buffered) {
+          const state = yield* jobState(id)
+          expect([state.state, state.attempts]).toEqual(["pending", 0])
+          expect(yield* runsOf(id)).toEqual([])
+        }
       }))
 
     it.scoped("two pools with the same cron schedule enqueue one job per tick", () =>
