@@ -6,7 +6,7 @@
  * only if the transaction commits. Running jobs is the `JobQueue` actor's work.
  */
 import { SqlClient } from "@effect/sql"
-import { Cron, DateTime, Duration, Effect, Either, Metric, Option, Schema } from "effect"
+import { Cron, DateTime, Duration, Effect, Either, Metric, MetricKey, MetricLabel, Option, Schema } from "effect"
 import { JobWake } from "../layers/JobWake.ts"
 import { storeCall } from "../layers/SqlErrors.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
@@ -73,9 +73,9 @@ export interface CronSchedule {
 
 const namePattern = /^[a-z0-9][a-z0-9_.:-]{0,99}$/i
 
-/** Jobs enqueued, by queue and job name. */
-export const jobsEnqueued = Metric.counter("lectern_jobs_enqueued_total", {
-  description: "Jobs enqueued",
+/** Jobs enqueued, by job type. */
+export const jobsEnqueuedKey = MetricKey.counter("lectern_jobs_enqueued_total", {
+  description: "Jobs enqueued, by job type",
   incremental: true
 })
 
@@ -177,6 +177,8 @@ export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
 
     const makeType = <A, I>(name: string, schema: Schema.Schema<A, I>, options: ResolvedJobOptions): JobType<A> => {
       const encode = Schema.encode(schema)
+      // Labels in the key (not Metric.tagged per call, which misses Effect's hook cache).
+      const enqueued = Metric.fromMetricKey(MetricKey.taggedWithLabels(jobsEnqueuedKey, [MetricLabel.make("job", name)]))
       const enqueueMany: JobType<A>["enqueueMany"] = (items) =>
         Effect.gen(function*() {
           if (items.length === 0) return []
@@ -190,10 +192,7 @@ export class Jobs extends Effect.Service<Jobs>()("lectern/Jobs", {
             rows[0]?.unique_key !== null
           const result = replace && rows[0] !== undefined ? yield* upsert(rows[0]) : yield* insertMany(rows)
           yield* wake.inserted(rows.map((r) => r.queue))
-          yield* Metric.incrementBy(
-            Metric.tagged(jobsEnqueued, "job", name),
-            result.filter((r) => !r.deduplicated).length
-          )
+          yield* Metric.incrementBy(enqueued, result.filter((r) => !r.deduplicated).length)
           return result
         }).pipe(
           storeCall,
