@@ -187,7 +187,12 @@ const rate = (n: number, ms: number) => (n * 1000) / ms
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN
 
+const warmup = 200
+
 const measure = async (system: System, opts: ReturnType<typeof options>): Promise<Figures> => {
+  // Untimed: JIT, connection pools and plan caches warm up for every system alike.
+  for (let i = 0; i < warmup; i++) await system.enqueueOne({ t: 0 })
+  await system.enqueueBatch(Array.from({ length: 1000 }, () => ({ t: 0 })))
   let t = performance.now()
   for (let i = 0; i < opts.singles; i++) await system.enqueueOne({ t: 0 })
   const enqueueOne = rate(opts.singles, performance.now() - t)
@@ -199,7 +204,7 @@ const measure = async (system: System, opts: ReturnType<typeof options>): Promis
 
   // Drain what the enqueue phases left, untimed.
   let drained = 0
-  const total = opts.singles + batches * 1000
+  const total = warmup + 1000 + opts.singles + batches * 1000
   let stop = await system.startWorkers(50, () => drained++)
   while (drained < total) await new Promise((r) => setTimeout(r, 50))
   await stop()

@@ -129,7 +129,7 @@ describe(`JobQueue (${backendLabel})`, () => {
         gaps.forEach((gap, i) => {
           const ceiling = ceilings[i] ?? 0
           expect(gap).toBeGreaterThanOrEqual(ceiling / 2 - 5)
-          expect(gap).toBeLessThan(ceiling + 400)
+          expect(gap).toBeLessThan(ceiling + 1000)
         })
         expect((gaps[2] ?? 0) > (gaps[0] ?? 0)).toBe(true)
       }), 20_000)

@@ -156,15 +156,17 @@ describe(`Notifications (${backendLabel})`, () => {
 
         // gone: deleted after one attempt, never retried.
         yield* eventually(subscriptions.list(user.id), (all) => !all.some((s) => s.id === gone.id))
-        // busy: a second attempt no sooner than Retry-After, then success.
-        yield* eventually(subscriptions.list(user.id), (all) => all.some((s) => s.id === busy.id && s.lastSuccessAt !== null))
-        const runs = yield* sql<{ gapMs: number; outcomes: string }>`
-          SELECT (extract(epoch FROM max(r.started_at) - min(r.finished_at)) * 1000)::float8 AS gap_ms,
-                 string_agg(r.outcome, ',' ORDER BY r.id) AS outcomes
-          FROM jobs j JOIN job_runs r ON r.job_id = j.id
-          WHERE j.name = 'push.send' AND j.payload->>'subscriptionId' = ${busy.id}`
-        expect(runs[0]?.outcomes).toBe("failed,completed")
+        // busy: a second attempt no sooner than Retry-After, then success (recorded with the job's outcome).
+        const runs = yield* eventually(
+          sql<{ gapMs: number; outcomes: string }>`
+            SELECT (extract(epoch FROM max(r.started_at) - min(r.finished_at)) * 1000)::float8 AS gap_ms,
+                   string_agg(r.outcome, ',' ORDER BY r.id) AS outcomes
+            FROM jobs j JOIN job_runs r ON r.job_id = j.id
+            WHERE j.name = 'push.send' AND j.payload->>'subscriptionId' = ${busy.id}`,
+          (rows) => rows[0]?.outcomes === "failed,completed"
+        )
         expect(runs[0]?.gapMs).toBeGreaterThanOrEqual(790)
+        expect((yield* subscriptions.list(user.id)).find((s) => s.id === busy.id)?.lastSuccessAt).not.toBeNull()
         // down: disabled after PUSH_MAX_FAILURES (3) failures in a row; its job is dead, not retried forever.
         const disabled = yield* eventually(subscriptions.list(user.id), (all) => all.some((s) => s.id === down.id && s.disabled))
         expect(disabled.find((s) => s.id === down.id)?.failureCount).toBe(3)
