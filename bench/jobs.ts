@@ -113,6 +113,7 @@ const graphile = async (url: string, localQueue: boolean): Promise<System> => {
   // One pool we own and end, so dropping the database never meets a stray connection.
   const pool = new pg.Pool({ connectionString: url, max: 52 })
   pool.on("error", () => {})
+  pool.on("connect", (client) => client.on("error", () => {}))
   const utils = await makeWorkerUtils({ pgPool: pool, logger })
   await utils.migrate()
   let onJob: (payload: Payload) => void = () => {}
