@@ -46,7 +46,7 @@ export const makePostgres = Effect.gen(function*() {
       : bestEffort(Effect.asVoid(sql`SELECT pg_notify(${wakeChannel}, q) FROM unnest(${list}::text[]) AS q`))
   }
   const listen = Effect.gen(function*() {
-    // Bridge into a scoped queue so the LISTEN is in place when `listen` returns.
+    // LISTEN runs (and is re-established after failures) in the background; polling covers any gap.
     const queue = yield* Effect.acquireRelease(Queue.sliding<string>(1024), Queue.shutdown)
     yield* pg.listen(wakeChannel).pipe(
       Stream.runForEach((name) => Queue.offer(queue, name)),
