@@ -4,9 +4,13 @@
  * export or none. Only `main.ts`, the CLI and test stacks import this file.
  */
 import { Effect, Layer, Option } from "effect"
+import * as JobQueue from "./actors/JobQueue.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
+import * as JobWake from "./layers/JobWake.ts"
+import * as PushSender from "./layers/PushSender.ts"
+import { VapidKeys } from "./layers/VapidKeys.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
 import { Migrations } from "./layers/Migrations.ts"
@@ -18,6 +22,15 @@ import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
+import { JobAdmin } from "./services/JobAdmin.ts"
+import { LessonReminders } from "./services/LessonReminders.ts"
+import { NotificationPreferences } from "./services/NotificationPreferences.ts"
+import { Notifications } from "./services/Notifications.ts"
+import { PushSubscriptions } from "./services/PushSubscriptions.ts"
+import { WebPush } from "./services/WebPush.ts"
+import { JobRetention } from "./services/JobRetention.ts"
+import { Jobs } from "./services/Jobs.ts"
+import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
 import { UserEvents } from "./services/UserEvents.ts"
 import { Users } from "./services/Users.ts"
@@ -47,25 +60,55 @@ export const MessagingLive = Layer.unwrapEffect(
 /** The database as configured, migrated. */
 export const DatabaseLive = Migrations.layer.pipe(Layer.provideMerge(Database.layer))
 
+/** The job queue's registry, storage and administration, with its wake-up signals. */
+export const QueueLive = Layer.mergeAll(Jobs.Default, JobStore.Default, JobAdmin.Default).pipe(
+  Layer.provideMerge(JobWake.layer)
+)
+
+/** Web push to real push services, signed with the configured (or generated) VAPID keys. */
+export const PushLive = PushSender.layerWebPush.pipe(Layer.provideMerge(VapidKeys.layer))
+
+/** Notifications (in-app, live, web push), push subscriptions and lesson reminders. */
+export const NotificationsLive = LessonReminders.Default.pipe(
+  Layer.provideMerge(Notifications.Default),
+  Layer.provideMerge(Layer.mergeAll(NotificationPreferences.Default, WebPush.Default.pipe(Layer.provideMerge(PushSubscriptions.Default)))),
+  Layer.provide(UserEvents.Default)
+)
+
+/** Domain services over the infrastructure, with `push` as the web push transport. */
+export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
+  Layer.mergeAll(
+    Auth.Default,
+    Users.Default,
+    Tokens.Default,
+    UserEvents.Default,
+    LessonAccess.Default,
+    Relations.Default,
+    Lessons.Default.pipe(Layer.provide(NotificationsLive)),
+    FeatureFlags.Default,
+    JobRetention.Default,
+    NotificationsLive
+  ).pipe(
+    Layer.provide(JwtSecret.layer),
+    Layer.provideMerge(push),
+    Layer.provideMerge(QueueLive)
+  )
+
 /** Domain services over the infrastructure. */
-export const ServicesLive = Layer.mergeAll(
-  Auth.Default,
-  Users.Default,
-  Tokens.Default,
-  UserEvents.Default,
-  LessonAccess.Default,
-  Relations.Default,
-  Lessons.Default,
-  FeatureFlags.Default
-).pipe(Layer.provide(JwtSecret.layer))
+export const ServicesLive = servicesWith(PushLive)
+
+/** A worker pool inside this process when `WORKERS_IN_PROCESS` is on (the default). */
+export const WorkersLive = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => config.jobs.inProcess ? JobQueue.layer(JobQueue.optionsFrom(config.jobs)) : Layer.empty)
+)
 
 /** Everything but the HTTP server. */
 export const CoreLive = ServicesLive.pipe(
   Layer.provideMerge(Layer.mergeAll(DatabaseLive, MessagingLive))
 )
 
-/** The whole server, for `lectern serve`. */
-export const ServerLive = Server.layer.pipe(
+/** The whole server, for `lectern serve`: HTTP and, by default, a worker pool. */
+export const ServerLive = Layer.mergeAll(Server.layer, WorkersLive).pipe(
   Layer.provide(CoreLive),
   Layer.provide(ObservabilityLive),
   Layer.provide(AppConfig.layer)

@@ -1,5 +1,5 @@
 /**
- * The `lectern` command: `serve`, `migrate`, `users create`. Each command builds
+ * The `lectern` command: `serve`, `migrate`, `users create`, `worker`, `jobs …`. Each command builds
  * only the layers it needs from `App`; failures that a user can fix (bad config,
  * unreachable database, invalid input) end as one line naming the cause.
  */
@@ -14,6 +14,8 @@ import { ValidationError } from "../schemas/Errors.ts"
 import { DisplayName, Email, Password, Role } from "../schemas/Users.ts"
 import { Users } from "../services/Users.ts"
 import { fieldsFromIssues } from "../http/HttpErrors.ts"
+import { jobsCommand } from "./JobsCommand.ts"
+import { workerCommand } from "./WorkerCommand.ts"
 
 const serve = Command.make("serve", {}, () => Layer.launch(ServerLive)).pipe(
   Command.withDescription("Run the HTTP/WebSocket server (migrates the database first)")
@@ -65,7 +67,7 @@ const users = Command.make("users").pipe(
 
 const lectern = Command.make("lectern").pipe(
   Command.withDescription("Lectern: realtime backend for live lessons"),
-  Command.withSubcommands([serve, migrate, users])
+  Command.withSubcommands([serve, migrate, users, workerCommand, jobsCommand])
 )
 
 /** Parses `argv` and runs the chosen command. */

@@ -10,6 +10,9 @@ import { FeatureFlagsApi } from "./api/FeatureFlagsApi.ts"
 import { HealthApi } from "./api/HealthApi.ts"
 import { LessonsApi } from "./api/LessonsApi.ts"
 import { RelationsApi } from "./api/RelationsApi.ts"
+import { JobsApi } from "./api/JobsApi.ts"
+import { NotificationsApi } from "./api/NotificationsApi.ts"
+import { PushApi } from "./api/PushApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -22,6 +25,9 @@ export class Api extends HttpApi.make("lectern")
   .add(RelationsApi)
   .add(LessonsApi)
   .add(FeatureFlagsApi)
+  .add(JobsApi)
+  .add(NotificationsApi)
+  .add(PushApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

@@ -17,6 +17,9 @@ import { ErrorEdgeLive } from "./ErrorEdge.ts"
 import { FeatureFlagsHttpLive } from "./FeatureFlagsHttp.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { LessonsHttpLive } from "./LessonsHttp.ts"
+import { JobsHttpLive } from "./JobsHttp.ts"
+import { NotificationsHttpLive } from "./NotificationsHttp.ts"
+import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
@@ -31,7 +34,10 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     UsersHttpLive,
     RelationsHttpLive,
     LessonsHttpLive,
-    FeatureFlagsHttpLive
+    FeatureFlagsHttpLive,
+    JobsHttpLive,
+    NotificationsHttpLive,
+    PushHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )

@@ -4,7 +4,7 @@
  * defaults; a malformed one fails start-up with a line naming it and the
  * expected form (see `describeConfigError`).
  */
-import { Cause, Config, ConfigError, ConfigProvider, Context, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
+import { Cause, Config, ConfigError, ConfigProvider, Context, Cron, Duration, Effect, Either, Layer, LogLevel, Option, Redacted } from "effect"
 
 /** Where the database lives: a Postgres URL, or embedded PGlite on disk or in memory. */
 export type DatabaseTarget =
@@ -37,6 +37,41 @@ export interface AppConfigShape {
   readonly shutdownTimeout: Duration.Duration
   /** How often each process reloads every feature flag (a safety net under Bus invalidation). */
   readonly flagRefreshInterval: Duration.Duration
+  /** Background jobs (docs/jobs.md). */
+  readonly jobs: JobsConfig
+  /** Web push (VAPID keys, failure handling). */
+  readonly push: PushConfig
+  /** How long before a lesson starts its participants get a reminder. */
+  readonly lessonReminderLead: Duration.Duration
+}
+
+/** Background job settings. */
+export interface JobsConfig {
+  /** Run a worker pool inside `lectern serve`. */
+  readonly inProcess: boolean
+  readonly concurrency: number
+  readonly batchSize: number
+  readonly pollInterval: Duration.Duration
+  readonly lease: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+  /** Completed and cancelled jobs (and their runs) are deleted after this long. */
+  readonly retention: Duration.Duration
+  /** Dead jobs are kept longer, for inspection and retry. */
+  readonly deadRetention: Duration.Duration
+  /** Cron (UTC) of the retention job. */
+  readonly pruneCron: string
+}
+
+/** Web push settings. */
+export interface PushConfig {
+  /** VAPID key pair (base64url) from the environment; generated when absent (see `VapidKeys`). */
+  readonly vapidKeys: Option.Option<{ readonly publicKey: string; readonly privateKey: Redacted.Redacted<string> }>
+  /** `mailto:` or `https:` contact sent to push services. */
+  readonly vapidSubject: string
+  /** Consecutive failures after which a subscription is disabled. */
+  readonly maxFailures: number
+  /** Accept `http:` push endpoints (only for local push-service emulators). */
+  readonly allowHttpEndpoints: boolean
 }
 
 const invalid = (message: string) => ConfigError.InvalidData([], message)
@@ -84,6 +119,16 @@ const duration = (name: string, fallback: Duration.DurationInput) =>
       })
     }),
     Config.withDefault(Duration.decode(fallback))
+  )
+
+/** A base64url value that decodes to `bytes` bytes (VAPID keys). */
+const base64UrlKey = (name: string, bytes: number, what: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const value = raw.trim()
+      const ok = /^[A-Za-z0-9_-]+$/.test(value) && Buffer.from(value, "base64url").length === bytes
+      return ok ? Either.right(value) : Either.left(invalid(`expected ${what} (${bytes} bytes, base64url)`))
+    })
   )
 
 const logLevels = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
@@ -145,7 +190,51 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   bodyLimitBytes: integerIn("BODY_LIMIT_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024),
   requestTimeout: duration("REQUEST_TIMEOUT", "30 seconds"),
   shutdownTimeout: duration("SHUTDOWN_TIMEOUT", "8 seconds"),
-  flagRefreshInterval: duration("FLAG_REFRESH_INTERVAL", "30 seconds")
+  flagRefreshInterval: duration("FLAG_REFRESH_INTERVAL", "30 seconds"),
+  jobs: Config.all({
+    inProcess: bool("WORKERS_IN_PROCESS", true),
+    concurrency: integerIn("JOBS_CONCURRENCY", 1, 1000, 10),
+    batchSize: integerIn("JOBS_BATCH_SIZE", 1, 1000, 50),
+    pollInterval: duration("JOBS_POLL_INTERVAL", "2 seconds"),
+    lease: duration("JOBS_LEASE", "30 seconds"),
+    shutdownTimeout: duration("JOBS_SHUTDOWN_TIMEOUT", "5 seconds"),
+    retention: duration("JOBS_RETENTION", "7 days"),
+    deadRetention: duration("JOBS_DEAD_RETENTION", "30 days"),
+    pruneCron: Config.string("JOBS_PRUNE_CRON").pipe(
+      Config.mapOrFail((raw) =>
+        Either.match(Cron.parse(raw.trim(), "UTC"), {
+          onLeft: (e) => Either.left(invalid(`expected a cron expression such as "*/15 * * * *": ${e.message}`)),
+          onRight: () => Either.right(raw.trim())
+        })
+      ),
+      Config.withDefault("*/15 * * * *")
+    )
+  }),
+  push: Config.all({
+    vapidPublicKey: Config.option(base64UrlKey("VAPID_PUBLIC_KEY", 65, "an uncompressed P-256 public key")),
+    vapidPrivateKey: Config.option(Config.redacted(base64UrlKey("VAPID_PRIVATE_KEY", 32, "a P-256 private key"))),
+    vapidSubject: Config.string("VAPID_SUBJECT").pipe(
+      Config.mapOrFail((raw) =>
+        /^(mailto:\S+@\S+|https:\/\/\S+)$/.test(raw.trim())
+          ? Either.right(raw.trim())
+          : Either.left(invalid(`expected mailto:you@example.com or an https:// URL, got "${raw}"`))
+      ),
+      Config.withDefault("mailto:admin@lectern.invalid")
+    ),
+    maxFailures: integerIn("PUSH_MAX_FAILURES", 1, 1000, 5),
+    allowHttpEndpoints: bool("PUSH_ALLOW_HTTP_ENDPOINTS", false)
+  }).pipe(
+    Config.mapOrFail(({ vapidPrivateKey, vapidPublicKey, ...rest }) => {
+      if (Option.isSome(vapidPublicKey) !== Option.isSome(vapidPrivateKey)) {
+        return Either.left(
+          ConfigError.InvalidData(["VAPID_PRIVATE_KEY"], "VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together")
+        )
+      }
+      const vapidKeys = Option.zipWith(vapidPublicKey, vapidPrivateKey, (publicKey, privateKey) => ({ publicKey, privateKey }))
+      return Either.right({ ...rest, vapidKeys })
+    })
+  ),
+  lessonReminderLead: duration("LESSON_REMINDER_LEAD", "15 minutes")
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {
     const dir = dataDir.trim() === "memory" ? Option.none() : Option.some(dataDir.trim())

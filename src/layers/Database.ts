@@ -6,9 +6,10 @@
  */
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
-import { SqlClient } from "@effect/sql"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlClient, Statement } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
+import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { ServiceUnavailable } from "../schemas/Errors.ts"
@@ -75,6 +76,13 @@ export const layerPostgres = (
  * loopback socket so `PgClient` talks the wire protocol to it. PGlite runs one
  * query at a time; pglite-socket pins a transaction to its connection, and needs
  * one spare connection beyond the pool.
+ *
+ * PGlite is a single session: pglite-socket interleaves the protocol messages of
+ * concurrent connections, so a statement sent while another connection is inside
+ * an extended-query exchange or a transaction can run inside it, or fail with
+ * `portal "" cannot be run`. The `SqlClient` given out here therefore passes
+ * every statement, and every transaction as a whole, through one gate. The pool
+ * keeps spare connections for the driver's query cancellation on interruption.
  */
 export const layerEmbedded = (
   dataDir: Option.Option<string>,
@@ -103,18 +111,39 @@ export const layerEmbedded = (
       yield* Effect.logDebug("embedded PGlite listening").pipe(
         Effect.annotateLogs({ port, dataDir: Option.getOrElse(path, () => "memory") })
       )
-      return PgClient.layer({
-        ...clientOptions,
-        host: "127.0.0.1",
-        port,
-        username: "postgres",
-        database: "postgres",
-        maxConnections: opts.poolSize,
-        connectTimeout: opts.connectTimeout
-      }).pipe(Layer.mapError(unavailable("LECTERN_DATA_DIR")))
+      return Layer.scopedContext(gated).pipe(
+        Layer.provide(
+          PgClient.layer({
+            ...clientOptions,
+            host: "127.0.0.1",
+            port,
+            username: "postgres",
+            database: "postgres",
+            maxConnections: Math.max(2, opts.poolSize),
+            connectTimeout: opts.connectTimeout
+          }).pipe(Layer.mapError(unavailable("LECTERN_DATA_DIR")))
+        ),
+        Layer.provide(Reactivity.layer)
+      )
     })
   )
 }
+
+/** A `SqlClient` over `PgClient` that runs one statement or transaction at a time (see `layerEmbedded`). */
+const gated = Effect.gen(function*() {
+  const pg = yield* PgClient.PgClient
+  const gate = yield* Effect.makeSemaphore(1)
+  // The permit lives as long as the connection is held: one statement, or a whole transaction.
+  const acquirer = Effect.zipRight(Effect.acquireRelease(gate.take(1), () => gate.release(1)), pg.reserve)
+  const client = yield* SqlClient.make({
+    acquirer,
+    transactionAcquirer: acquirer,
+    compiler: PgClient.makeCompiler(clientOptions.transformQueryNames),
+    spanAttributes: [["db.system.name", "postgresql"], ["db.namespace", "pglite"]],
+    transformRows: Statement.defaultTransforms(clientOptions.transformResultNames).array
+  })
+  return Context.make(SqlClient.SqlClient, client).pipe(Context.add(PgClient.PgClient, pg))
+})
 
 /** The database chosen by configuration: Postgres when `DATABASE_URL` is set, else embedded PGlite. */
 export const layerFor = (target: DatabaseTarget, options: Partial<DatabaseOptions> = {}) =>

@@ -4,9 +4,11 @@
  */
 import accounts from "./0001_accounts.ts"
 import lessonsFlags from "./0002_lessons_flags.ts"
+import jobsNotifications from "./0005_jobs_notifications.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
 export const migrations = {
   "0001_accounts": accounts,
-  "0002_lessons_flags": lessonsFlags
+  "0002_lessons_flags": lessonsFlags,
+  "0005_jobs_notifications": jobsNotifications
 }

@@ -50,6 +50,12 @@ export const ErrorCodes = {
   // feature flags
   FLAG_NOT_FOUND: { status: 404, description: "No feature flag with this name." },
   FLAG_EXISTS: { status: 409, description: "A feature flag with this name already exists." },
+  // jobs
+  JOB_NOT_FOUND: { status: 404, description: "No job with this id (finished jobs are deleted after their retention period)." },
+  JOB_STATE_CONFLICT: { status: 409, description: "The job's state does not allow this (only pending jobs can be cancelled, only dead or cancelled ones retried)." },
+  // notifications and web push
+  NOTIFICATION_NOT_FOUND: { status: 404, description: "No notification with this id belongs to the caller." },
+  PUSH_SUBSCRIPTION_NOT_FOUND: { status: 404, description: "No push subscription with this id belongs to the caller." },
   // realtime
   CHANNEL_FORBIDDEN: { status: 403, description: "The caller may not subscribe to or publish on this channel." },
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },

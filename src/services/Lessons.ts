@@ -2,8 +2,8 @@
  * Lessons: scheduling, reading, listing, changing and cancelling, with the
  * policy of `LessonAccess` (who may act) and `Relations` (whom a tutor may
  * teach). Every lesson write goes through this service and ends in
- * `recordChange`, the one place later work (reminder jobs, notifications)
- * hooks into. Writes validate everything first and change nothing on failure.
+ * `recordChange`, the one place follow-ups hook into (the reminder job before
+ * each scheduled lesson). Writes validate everything first and change nothing on failure.
  */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Schema } from "effect"
@@ -21,6 +21,7 @@ import {
 } from "../schemas/Lessons.ts"
 import { Role } from "../schemas/Users.ts"
 import { LessonAccess } from "./LessonAccess.ts"
+import { LessonReminders } from "./LessonReminders.ts"
 import { makeLessonQueries } from "./LessonQueries.ts"
 import { canTransition, checkWindow, duplicateStudents, type FieldProblems, frozenDetails } from "./LessonRules.ts"
 import { type Actor, Relations } from "./Relations.ts"
@@ -44,6 +45,7 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
     const sql = yield* SqlClient.SqlClient
     const access = yield* LessonAccess
     const relations = yield* Relations
+    const reminders = yield* LessonReminders
     const queries = makeLessonQueries(sql)
 
     /** A lesson known to exist (just written or authorized); its absence is a bug. */
@@ -82,8 +84,25 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
     const fail = (problems: FieldProblems) =>
       Object.keys(problems).length === 0 ? Effect.void : Effect.fail(new ValidationError({ fields: problems }))
 
+    /**
+     * Follows up a change inside its transaction, so a rolled-back change leaves no
+     * stray reminder: only scheduled lessons keep a reminder, moved ones get it moved.
+     */
     const recordChange = (change: LessonChange) =>
-      Effect.logInfo(`lesson ${change._tag.toLowerCase()}`).pipe(
+      Effect.gen(function*() {
+        switch (change._tag) {
+          case "Scheduled":
+            yield* reminders.schedule(change.lesson.id, change.lesson.startsAt)
+            break
+          case "Cancelled":
+            yield* reminders.cancel(change.lesson.id)
+            break
+          case "Changed":
+            if (change.after.status !== "scheduled") yield* reminders.cancel(change.after.id)
+            else if (change.rescheduled) yield* reminders.schedule(change.after.id, change.after.startsAt)
+        }
+      }).pipe(
+        Effect.zipRight(Effect.logInfo(`lesson ${change._tag.toLowerCase()}`)),
         Effect.annotateLogs({ lessonId: change._tag === "Changed" ? change.after.id : change.lesson.id })
       )
 
