@@ -140,7 +140,7 @@ const gated = Effect.gen(function*() {
     transactionAcquirer: acquirer,
     compiler: PgClient.makeCompiler(clientOptions.transformQueryNames),
     spanAttributes: [["db.system.name", "postgresql"], ["db.namespace", "pglite"]],
-    transformRows: Statement.defaultTransforms(clientOptions.transformResultNames).array
+    transformRows: Statement.defaultTransforms(clientOptions.transformResultNames, clientOptions.transformJson).array
   })
   return Context.make(SqlClient.SqlClient, client).pipe(Context.add(PgClient.PgClient, pg))
 })
