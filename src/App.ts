@@ -22,6 +22,9 @@ import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
+import { RoomLog } from "./services/RoomLog.ts"
+import { Board } from "./services/Board.ts"
+import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -75,6 +78,12 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** Lesson rooms' durable side: the event log, chat and whiteboard. */
+export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
+  Layer.provideMerge(RoomLog.Default),
+  Layer.provide(LessonAccess.Default)
+)
+
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
   Layer.mergeAll(
@@ -84,6 +93,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
+    RoomsLive,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
