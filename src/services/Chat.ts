@@ -22,13 +22,11 @@ import { Forbidden } from "../schemas/Errors.ts"
 import { LessonId, UserId } from "../schemas/Ids.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { LessonAccess } from "./LessonAccess.ts"
-import { RoomLog } from "./RoomLog.ts"
+import { DbInt, RoomLog } from "./RoomLog.ts"
 
 /** Who is acting. */
 export type Actor = Pick<CurrentUserInfo, "id" | "role">
 
-/** bigint columns arrive as strings from Postgres. */
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const Row = Schema.Struct({
   id: MessageId,
   lessonId: LessonId,
