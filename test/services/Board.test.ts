@@ -83,6 +83,19 @@ describe(`Board (${backendLabel})`, () => {
         expect(events.events[4]?.data).toMatchObject({ element: null, version: 5 })
       }))
 
+    it.effect("concurrent adds of one element id: exactly one is applied, the others conflict", () =>
+      Effect.gen(function*() {
+        const board = yield* Board
+        const { ann, bob, lessonId } = yield* room
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, i) => i),
+          (i) => board.apply(i % 2 === 0 ? ann : bob, lessonId, op({ kind: "add", elementId: "race", props: { i } })),
+          { concurrency: "unbounded" }
+        )
+        expect(results.map((r) => r.outcome).sort()).toEqual(["applied", ...Array(9).fill("conflict")])
+        expect(yield* headSeq(lessonId)).toBe(1)
+      }))
+
     it.effect("snapshot, ops since a version (paged), and the timeline with authors", () =>
       Effect.gen(function*() {
         const board = yield* Board
