@@ -248,7 +248,10 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           }
         })
 
-        yield* catchUp.pipe(
+        // Subscribed before the head was read: anything after the head will come over the Bus, so a follower
+        // starting at the head goes live without waiting for the database.
+        const initial = start.seq < current.seq ? catchUp : Effect.void
+        yield* initial.pipe(
           Effect.zipRight(Effect.forever(step)),
           Effect.annotateLogs({ lessonId }),
           Effect.forkScoped
