@@ -25,7 +25,9 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
     /** How often an idle follower checks the database for events whose Bus message was lost. */
     idleCheck: Duration.seconds(2),
     /** Events a follower buffers for a slow consumer before it stops reading (then catches up from the database). */
-    followBuffer: 1_024
+    followBuffer: 1_024,
+    /** Stored events kept per lesson by the `rooms.prune` job (older ones are never replayed: see maxRecovery). */
+    retainEvents: 10_000
   })
 }) {}
 
@@ -209,6 +211,15 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           let page: ReadonlyArray<RoomEvent>
           do {
             page = yield* eventsAfter(lessonId, epoch, expected - 1, options.maxRecovery)
+            const first = page[0]?.seq
+            if (first !== undefined && first > expected) {
+              // Pruned before this follower read it (it fell more than retainEvents behind): nothing can
+              // fill the gap, so continue from the oldest stored event rather than wait forever.
+              yield* Effect.logError("room follower skipped pruned events").pipe(
+                Effect.annotateLogs({ from: expected, to: first - 1 })
+              )
+              expected = first
+            }
             for (const event of page) pending.set(event.seq, event)
             yield* drain
           } while (page.length === options.maxRecovery)
