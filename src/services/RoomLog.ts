@@ -84,14 +84,11 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
         VALUES (${lessonId}, ${position.seq}, ${type}, ${JSON.stringify(data)}::jsonb)
         RETURNING created_at`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ createdAt: Schema.DateFromSelf })))),
-        Effect.map((rows) => ({
-          lessonId,
-          epoch: position.epoch,
-          seq: position.seq,
-          type,
-          data,
-          at: rows[0]?.createdAt ?? new Date(0)
-        }))
+        Effect.flatMap((rows) =>
+          rows[0] === undefined
+            ? Effect.dieMessage("room event insert returned no row")
+            : Effect.succeed({ lessonId, epoch: position.epoch, seq: position.seq, type, data, at: rows[0].createdAt })
+        )
       )
 
     /** Numbers and stores a durable event inside the caller's transaction; publish it after commit. */
