@@ -22,8 +22,11 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
     maxRecovery: 1_000,
     /** How long a follower waits for a missing seq on the Bus before reading it from the database. */
     gapDelay: Duration.millis(100),
-    /** How often an idle follower checks the database for events whose Bus message was lost. */
-    idleCheck: Duration.seconds(2),
+    /**
+     * How often a follower that has heard nothing checks the database for events whose Bus message was lost
+     * (a Redis reconnect): one indexed query per idle room and interval.
+     */
+    idleCheck: Duration.seconds(5),
     /** Events a follower buffers for a slow consumer before it stops reading (then catches up from the database). */
     followBuffer: 1_024,
     /** Stored events kept per lesson by the `rooms.prune` job (older ones are never replayed: see maxRecovery). */
@@ -78,18 +81,28 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
       position: RoomPosition,
       type: string,
       data: unknown
-    ): Effect.Effect<RoomEvent, SqlError | ParseResult.ParseError> =>
-      sql`
+    ): Effect.Effect<RoomEvent, SqlError | ParseResult.ParseError> => {
+      // Live and recovered copies must be identical: both carry the JSON round-trip of `data`.
+      const json = JSON.stringify(data) ?? "null"
+      return sql`
         INSERT INTO room_events (lesson_id, seq, type, data)
-        VALUES (${lessonId}, ${position.seq}, ${type}, ${JSON.stringify(data)}::jsonb)
+        VALUES (${lessonId}, ${position.seq}, ${type}, ${json}::jsonb)
         RETURNING created_at`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ createdAt: Schema.DateFromSelf })))),
         Effect.flatMap((rows) =>
           rows[0] === undefined
             ? Effect.dieMessage("room event insert returned no row")
-            : Effect.succeed({ lessonId, epoch: position.epoch, seq: position.seq, type, data, at: rows[0].createdAt })
+            : Effect.succeed({
+              lessonId,
+              epoch: position.epoch,
+              seq: position.seq,
+              type,
+              data: JSON.parse(json) as unknown,
+              at: rows[0].createdAt
+            })
         )
       )
+    }
 
     /** Numbers and stores a durable event inside the caller's transaction; publish it after commit. */
     const append = (lessonId: LessonId, type: string, data: unknown) =>

@@ -75,6 +75,8 @@ describe(`RoomLog (${backendLabel})`, () => {
           [2, "chat.edited", { body: "hi!" }]
         ])
         expect(recovered.events[0]?.at).toBeInstanceOf(Date)
+        // What the writer published is exactly what recovery returns.
+        expect(recovered.events[0]).toEqual(first)
       }))
 
     it.effect("concurrent writers get every seq exactly once", () =>
