@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Duration, Effect, Option, type ParseResult, Queue, Schedule, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Mailbox, Option, type ParseResult, Queue, Schedule, Schema, type Scope, type Stream } from "effect"
 import { Packr } from "msgpackr"
 import { Bus } from "../layers/Bus.ts"
 import { storeCall } from "../layers/SqlErrors.ts"
@@ -197,7 +197,9 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
             Effect.annotateLogs({ lessonId, epoch: from.epoch, seq: from.seq })
           )
         }
-        const out = yield* Effect.acquireRelease(Queue.bounded<RoomEvent>(options.followBuffer), Queue.shutdown)
+        // A bounded mailbox: a slow consumer suspends the loop (then the Bus subscription drops its oldest
+        // messages, and the gap is read from the database); a defect in the loop fails the stream.
+        const out = yield* Mailbox.make<RoomEvent>({ capacity: options.followBuffer, strategy: "suspend" })
         const epoch = start.epoch
         let expected = start.seq + 1
         // Out-of-order arrivals waiting for the seqs before them, and since when a gap has been open.
@@ -209,7 +211,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           while (next !== undefined) {
             pending.delete(expected)
             expected++
-            yield* Queue.offer(out, next)
+            yield* out.offer(next)
             next = pending.get(expected)
           }
           if (pending.size > 0 && gapSince === 0) gapSince = yield* Clock.currentTimeMillis
@@ -238,20 +240,28 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           if (pending.size > 0) gapSince = yield* Clock.currentTimeMillis
         }).pipe(
           Effect.tapErrorCause((cause) => Effect.logWarning("room follower cannot read the log; retrying", cause)),
-          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+          // Forever: a room follower outlives database outages (the schedule never ends, so orDie never fires).
+          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+          Effect.orDie
         )
 
         const accept = (payload: Uint8Array) =>
           Effect.try(() => packr.unpack(payload) as unknown).pipe(
             Effect.flatMap(decodeWire),
-            Effect.flatMap((event) => {
+            Effect.asSome,
+            // A payload from a newer or foreign publisher: skipped (a durable one is then read from the database).
+            Effect.catchAll((error) =>
+              Effect.as(Effect.logWarning("undecodable room event skipped", error), Option.none<RoomEvent>())
+            ),
+            Effect.flatMap((decoded): Effect.Effect<void> => {
+              if (Option.isNone(decoded)) return Effect.void
+              const event = decoded.value
               if (event.lessonId !== lessonId) return Effect.void
-              if (event.seq === 0) return Queue.offer(out, event)
+              if (event.seq === 0) return Effect.asVoid(out.offer(event))
               if (event.epoch !== epoch || event.seq < expected) return Effect.void
               pending.set(event.seq, event)
               return drain
-            }),
-            Effect.catchAllCause((cause) => Effect.logWarning("undecodable room event skipped", cause))
+            })
           )
 
         const step = Effect.gen(function*() {
@@ -275,9 +285,10 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
         yield* initial.pipe(
           Effect.zipRight(Effect.forever(step)),
           Effect.annotateLogs({ lessonId }),
+          Mailbox.into(out),
           Effect.forkScoped
         )
-        return Stream.fromQueue(out)
+        return Mailbox.toStream(out)
       })
 
     return { reserve, record, append, publish, publishEphemeral, head, since, follow } as const
