@@ -24,6 +24,7 @@ import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
 import { RoomLog } from "./services/RoomLog.ts"
 import { Board } from "./services/Board.ts"
+import { BoardSnapshots } from "./services/BoardSnapshots.ts"
 import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
@@ -32,6 +33,7 @@ import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
 import { JobRetention } from "./services/JobRetention.ts"
+import { RoomRetention } from "./services/RoomRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
@@ -80,7 +82,7 @@ export const NotificationsLive = LessonReminders.Default.pipe(
 
 /** Lesson rooms' durable side: the event log, chat and whiteboard. */
 export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
-  Layer.provideMerge(RoomLog.Default),
+  Layer.provideMerge(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default)),
   Layer.provide(LessonAccess.Default)
 )
 
@@ -97,6 +99,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
+    RoomRetention.Default,
     NotificationsLive
   ).pipe(
     Layer.provide(JwtSecret.layer),

@@ -13,6 +13,7 @@ export const RoomHttpLive = HttpApiBuilder.group(Api, "room", (handlers) =>
     const board = yield* Board
     return handlers
       .handle("messages", ({ path, urlParams }) => Effect.flatMap(CurrentUser, (me) => chat.history(me, path.id, urlParams)))
+      .handle("sendMessage", ({ path, payload }) => Effect.flatMap(CurrentUser, (me) => chat.send(me, path.id, payload)))
       .handle("editMessage", ({ path, payload }) =>
         Effect.flatMap(CurrentUser, (me) => chat.edit(me, path.id, path.messageId, payload)))
       .handle("deleteMessage", ({ path }) => Effect.flatMap(CurrentUser, (me) => chat.remove(me, path.id, path.messageId)))
@@ -27,6 +28,7 @@ export const RoomHttpLive = HttpApiBuilder.group(Api, "room", (handlers) =>
           })
         }))
       .handle("importSnapshot", ({ path, payload }) => Effect.flatMap(CurrentUser, (me) => board.importSnapshot(me, path.id, payload)))
+      .handle("applyOp", ({ path, payload }) => Effect.flatMap(CurrentUser, (me) => board.apply(me, path.id, payload)))
       .handle("boardTimeline", ({ path, urlParams }) => Effect.flatMap(CurrentUser, (me) => board.timeline(me, path.id, urlParams)))
       .handle("boardOps", ({ path, urlParams }) =>
         Effect.flatMap(CurrentUser, (me) => board.opsSince(me, path.id, urlParams.sinceVersion, urlParams.limit)))

@@ -1,9 +1,9 @@
 /**
  * Lesson chat: send (idempotent per author and client message id), edit and
  * delete (the author, or the lesson's tutor or an admin), and history (newest
- * first, by creation seq). Each write is one transaction — authorize, write the
- * row, number the room event — and the event is published after commit. Inputs
- * are already decoded with the schemas in `schemas/Chat.ts`.
+ * first, by creation seq). Each write checks access, then in one transaction takes
+ * the room seq, writes the row and the room event; the event is published after
+ * commit. Inputs are already decoded with the schemas in `schemas/Chat.ts`.
  */
 import { SqlClient } from "@effect/sql"
 import { Data, Effect, Schema } from "effect"
@@ -22,13 +22,11 @@ import { Forbidden } from "../schemas/Errors.ts"
 import { LessonId, UserId } from "../schemas/Ids.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { LessonAccess } from "./LessonAccess.ts"
-import { RoomLog } from "./RoomLog.ts"
+import { DbInt, RoomLog } from "./RoomLog.ts"
 
 /** Who is acting. */
 export type Actor = Pick<CurrentUserInfo, "id" | "role">
 
-/** bigint columns arrive as strings from Postgres. */
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const Row = Schema.Struct({
   id: MessageId,
   lessonId: LessonId,

@@ -56,7 +56,7 @@ describe("OpenAPI of lessons, relations and feature flags", () => {
           }
         })
         expect(problems).toEqual([])
-        expect(routes).toBe(22)
+        expect(routes).toBe(24)
       }))
   })
 })

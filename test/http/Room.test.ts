@@ -5,10 +5,11 @@
  * refused requests changing nothing in the database.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import { gunzipSync } from "node:zlib"
 import { Board } from "../../src/services/Board.ts"
 import { Chat } from "../../src/services/Chat.ts"
+import { RoomLog } from "../../src/services/RoomLog.ts"
 import { snapshot } from "../support/DbSnapshot.ts"
 import { call, errorCode, type TestResponse } from "../support/Http.ts"
 import { link, scheduleLesson, signedIn } from "../support/Seed.ts"
@@ -72,6 +73,60 @@ describe(`lesson room REST (${backendLabel})`, () => {
         expect(outcome(yield* call("GET", `${base}/messages?cursor=Zm9v`, { token: ann.token }))).toEqual([400, "INVALID_CURSOR"])
         expect(outcome(yield* call("GET", "/api/v1/lessons/not-a-uuid/messages", { token: ann.token })))
           .toEqual([400, "VALIDATION_ERROR"])
+      }))
+
+    it.effect("posting: messages (idempotent by clientMessageId) and board ops (applied, duplicate, conflict); bad input 400 and nothing stored", () =>
+      Effect.gen(function*() {
+        const { tutor, ann, bob, stranger, base } = yield* cast
+        yield* changesNothing(Effect.gen(function*() {
+          const bad = yield* call("POST", `${base}/messages`, { token: ann.token, body: { body: "", clientMessageId: "has space" } })
+          expect(outcome(bad)).toEqual([400, "VALIDATION_ERROR"])
+          expect(Object.keys(fields(bad)).sort()).toEqual(["body", "clientMessageId"])
+          expect(outcome(yield* call("POST", `${base}/messages`, { token: stranger.token, body: { body: "hi" } })))
+            .toEqual([404, "LESSON_NOT_FOUND"])
+          const badOp = yield* call("POST", `${base}/board/ops`, { token: ann.token, body: { kind: "move", elementId: "", baseVersion: -1 } })
+          expect(outcome(badOp)).toEqual([400, "VALIDATION_ERROR"])
+          expect(Object.keys(fields(badOp)).sort()).toEqual(["baseVersion", "elementId", "kind"])
+          const noProps = yield* call("POST", `${base}/board/ops`, { token: ann.token, body: { kind: "add", elementId: "a" } })
+          expect([noProps.status, fields(noProps)]).toEqual([400, { props: "is required" }])
+          expect(outcome(yield* call("POST", `${base}/board/ops`, { token: stranger.token, body: { kind: "delete", elementId: "a" } })))
+            .toEqual([404, "LESSON_NOT_FOUND"])
+        }))
+
+        const sent = yield* call("POST", `${base}/messages`, { token: ann.token, body: { body: " hello ", clientMessageId: "k-1" } })
+        expect(sent.status).toBe(201)
+        expect(sent.json).toMatchObject({ message: { body: "hello", authorName: "Ann", clientMessageId: "k-1", seq: 1 }, duplicate: false })
+        const retry = yield* changesNothing(call("POST", `${base}/messages`, { token: ann.token, body: { body: "hello", clientMessageId: "k-1" } }))
+        expect(retry.json).toEqual({ ...(sent.json as object), duplicate: true })
+        // The key is per author: Bob's k-1 is a new message.
+        expect((yield* call("POST", `${base}/messages`, { token: bob.token, body: { body: "yo", clientMessageId: "k-1" } })).json)
+          .toMatchObject({ message: { seq: 2 }, duplicate: false })
+
+        const add = { kind: "add", elementId: "a", props: { x: 1 }, clientOpId: "op-1" }
+        expect((yield* call("POST", `${base}/board/ops`, { token: tutor.token, body: add })).json)
+          .toMatchObject({ outcome: "applied", version: 3, element: { id: "a", props: { x: 1 }, version: 3, updatedBy: tutor.user.id } })
+        expect((yield* changesNothing(call("POST", `${base}/board/ops`, { token: tutor.token, body: add }))).json)
+          .toMatchObject({ outcome: "duplicate", version: 3 })
+        const conflict = yield* changesNothing(call("POST", `${base}/board/ops`, { token: bob.token, body: { ...add, clientOpId: "op-2" } }))
+        expect([conflict.status, conflict.json]).toMatchObject([200, { outcome: "conflict", version: 3, element: { props: { x: 1 } } }])
+        expect((yield* call("GET", `${base}/messages`, { token: tutor.token })).json).toMatchObject({
+          items: [{ body: "yo", authorName: "Bob" }, { body: "hello", authorName: "Ann" }]
+        })
+      }))
+
+    it.scoped("writes over REST reach the room's live followers, numbered in order", () =>
+      Effect.gen(function*() {
+        const log = yield* RoomLog
+        const { ann, tutor, lessonId, base } = yield* cast
+        const live = yield* log.follow(lessonId, yield* log.head(lessonId))
+        const sent = yield* call("POST", `${base}/messages`, { token: ann.token, body: { body: "live?" } })
+        const id = (sent.json as { message: { id: string } }).message.id
+        yield* call("POST", `${base}/board/ops`, { token: tutor.token, body: { kind: "add", elementId: "e", props: { x: 1 } } })
+        yield* call("DELETE", `${base}/messages/${id}`, { token: tutor.token })
+        const events = yield* Stream.runCollect(Stream.take(live, 3)).pipe(Effect.timeout("5 seconds"), Effect.map(Chunk.toArray))
+        expect(events.map((e) => [e.seq, e.type])).toEqual([[1, "chat.created"], [2, "board.op"], [3, "chat.deleted"]])
+        expect(events[0]?.data).toMatchObject({ id, body: "live?", authorName: "Ann" })
+        expect(events[2]?.data).toMatchObject({ id, body: null })
       }))
 
     it.effect("edit and delete: the author, the tutor and an admin; another student 403; refused requests change nothing", () =>
@@ -138,6 +193,12 @@ describe(`lesson room REST (${backendLabel})`, () => {
         const bytes = Buffer.from(yield* Effect.promise(() => gz.arrayBuffer()))
         expect(JSON.parse(gunzipSync(bytes).toString("utf8"))).toEqual(json.json)
         expect(outcome(yield* call("GET", `${base}/board/snapshot?format=zip`, { token: bob.token }))).toEqual([400, "VALIDATION_ERROR"])
+        // The OpenAPI document announces both representations.
+        const doc = (yield* call("GET", "/openapi.json")).json as {
+          paths: Record<string, { get: { responses: Record<string, { content: Record<string, unknown> }> } }>
+        }
+        expect(Object.keys(doc.paths["/api/v1/lessons/{id}/board/snapshot"]?.get.responses["200"]?.content ?? {}).sort())
+          .toEqual(["application/gzip", "application/json"])
         expect(outcome(yield* call("GET", `${base}/board/snapshot?format=gzip`, { token: otherTutor.token }))).toEqual([404, "LESSON_NOT_FOUND"])
 
         const timeline = yield* call("GET", `${base}/board/timeline?limit=2`, { token: ann.token })

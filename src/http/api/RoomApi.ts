@@ -7,6 +7,9 @@
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import {
+  ApplyResult,
+  BoardFull,
+  BoardOp,
   BoardOps,
   BoardOpsParams,
   BoardSnapshot,
@@ -23,7 +26,9 @@ import {
   MessageId,
   MessageListParams,
   MessageNotFound,
-  MessagePage
+  MessagePage,
+  SendMessageRequest,
+  SendMessageResult
 } from "../../schemas/Chat.ts"
 import { InvalidCursor } from "../../schemas/Errors.ts"
 import { LessonId } from "../../schemas/Ids.ts"
@@ -38,6 +43,7 @@ const MessageIdPath = HttpApiSchema.param("messageId", MessageId)
 
 const notFound = httpError(LessonNotFound, "LESSON_NOT_FOUND")
 const messageNotFound = httpError(MessageNotFound, "MESSAGE_NOT_FOUND")
+const boardFull = httpError(BoardFull, "BOARD_FULL")
 
 /** Query of `GET …/board/snapshot`. */
 export const SnapshotParams = RequestFields({
@@ -96,6 +102,27 @@ export class RoomApi extends HttpApiGroup.make("room")
           "the next, older page (null on the last). `limit` is 1–200, default 50."
       )
       .annotate(OpenApi.Transform, withExamples({ responses: { 200: { items: [messageExample], nextCursor: null } } }))
+  )
+  .add(
+    HttpApiEndpoint.post("sendMessage")`/${LessonIdPath}/messages`
+      .setPayload(SendMessageRequest)
+      .addSuccess(SendMessageResult, { status: 201 })
+      .addError(notFound)
+      .annotate(OpenApi.Summary, "Post a chat message (idempotent with clientMessageId)")
+      .annotate(
+        OpenApi.Description,
+        `${members} The same as the WebSocket chat command: the message is stored, numbered with the room's next ` +
+          "seq and delivered live to the room as a `chat.created` event. The body is trimmed, 1–4000 characters. " +
+          "With a `clientMessageId` (1–64 of A–Z a–z 0–9 _ . : -) a retry returns the stored message with " +
+          "`duplicate: true` and sends nothing again."
+      )
+      .annotate(
+        OpenApi.Transform,
+        withExamples({
+          request: { body: messageExample.body, clientMessageId: messageExample.clientMessageId },
+          responses: { 201: { message: messageExample, duplicate: false } }
+        })
+      )
   )
   .add(
     HttpApiEndpoint.patch("editMessage")`/${LessonIdPath}/messages/${MessageIdPath}`
@@ -172,6 +199,7 @@ export class RoomApi extends HttpApiGroup.make("room")
       .addSuccess(ImportResult)
       .addError(notFound)
       .addError(httpError(BoardSnapshotInvalid, "BOARD_SNAPSHOT_INVALID"))
+      .addError(boardFull)
       .annotate(OpenApi.Summary, "Import a board snapshot: replace the board, or merge it last-writer-wins")
       .annotate(
         OpenApi.Description,
@@ -179,7 +207,8 @@ export class RoomApi extends HttpApiGroup.make("room")
           "`replace` makes the board exactly the imported elements (others are deleted); `merge` writes each " +
           "imported element unless the server's copy changed after the element's `version` (from the exported " +
           "snapshot; an element without one always wins). Up to 5000 elements with unique ids (duplicates: " +
-          "400 BOARD_SNAPSHOT_INVALID naming them), props up to 16 KiB each. The import is one room event " +
+          "400 BOARD_SNAPSHOT_INVALID naming them), props up to 16 KiB each; a merge that would take the board past " +
+          "10 000 live elements is refused (409 BOARD_FULL). The import is one room event " +
           "(`board.imported`) with one seq, the version of every element it wrote; live clients and deltas " +
           "across it reload the snapshot."
       )
@@ -188,6 +217,30 @@ export class RoomApi extends HttpApiGroup.make("room")
         withExamples({
           request: { strategy: "merge", elements: [{ id: "el-4f9c2a", props: elementExample.props, version: 57 }] },
           responses: { 200: { version: 64, written: 1, removed: 0, kept: 0 } }
+        })
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("applyOp")`/${LessonIdPath}/board/ops`
+      .setPayload(BoardOp)
+      .addSuccess(ApplyResult)
+      .addError(notFound)
+      .addError(boardFull)
+      .annotate(OpenApi.Summary, "Apply one board op (add, update or delete an element), last writer wins")
+      .annotate(
+        OpenApi.Description,
+        `${members} The same as the WebSocket board command. \`outcome\` is \`applied\` (version = the op's room ` +
+          "seq, delivered live as a `board.op` event), `duplicate` (this author already sent this `clientOpId`; " +
+          "version of the first application) or `conflict` (nothing written; the server's element and version are " +
+          "returned): an add of an existing id, an update or delete of a missing or deleted element, or a " +
+          "`baseVersion` older than a change by someone else. `update` merges `props` (null removes a key); props " +
+          "are a JSON object of at most 16 KiB. A board holds at most 10 000 live elements (409 BOARD_FULL)."
+      )
+      .annotate(
+        OpenApi.Transform,
+        withExamples({
+          request: { kind: "update", elementId: "el-4f9c2a", props: { x: 10, y: 20 }, clientOpId: "op-19", baseVersion: 55 },
+          responses: { 200: { outcome: "applied", version: 57, element: elementExample } }
         })
       )
   )
