@@ -28,6 +28,10 @@ import { NotificationPreferences } from "./services/NotificationPreferences.ts"
 import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
+import { Sync } from "./services/Sync.ts"
+import { SyncCheckpoints } from "./services/SyncCheckpoints.ts"
+import { SyncClients } from "./services/SyncClients.ts"
+import { SyncLessons } from "./services/SyncLessons.ts"
 import { JobRetention } from "./services/JobRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
@@ -75,6 +79,12 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** Offline sync: push/pull over the domain services, devices and stored checkpoints. */
+export const SyncLive = Sync.Default.pipe(
+  Layer.provideMerge(Layer.mergeAll(SyncClients.Default, SyncCheckpoints.Default, SyncLessons.Default)),
+  Layer.provide(NotificationsLive)
+)
+
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
   Layer.mergeAll(
@@ -87,7 +97,8 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
-    NotificationsLive
+    NotificationsLive,
+    SyncLive
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),

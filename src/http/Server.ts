@@ -23,6 +23,7 @@ import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
+import { SyncHttpLive } from "./SyncHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
@@ -37,7 +38,8 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     FeatureFlagsHttpLive,
     JobsHttpLive,
     NotificationsHttpLive,
-    PushHttpLive
+    PushHttpLive,
+    SyncHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )
