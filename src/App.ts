@@ -23,6 +23,8 @@ import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
 import { RoomLog } from "./services/RoomLog.ts"
+import { Board } from "./services/Board.ts"
+import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -80,6 +82,12 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** Lesson rooms' durable side: the event log, chat and whiteboard. */
+export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
+  Layer.provideMerge(RoomLog.Default),
+  Layer.provide(LessonAccess.Default)
+)
+
 /** Offline sync: push/pull over the domain services, devices and stored checkpoints. */
 export const SyncLive = Sync.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(SyncClients.Default, SyncCheckpoints.Default, SyncLessons.Default)),
@@ -95,7 +103,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
-    RoomLog.Default,
+    RoomsLive,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
