@@ -35,6 +35,7 @@ import { Sync } from "./services/Sync.ts"
 import { SyncCheckpoints } from "./services/SyncCheckpoints.ts"
 import { SyncClients } from "./services/SyncClients.ts"
 import { SyncLessons } from "./services/SyncLessons.ts"
+import * as SyncRoomLog from "./services/SyncRoomLog.ts"
 import { JobRetention } from "./services/JobRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
@@ -91,7 +92,13 @@ export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
 /** Offline sync: push/pull over the domain services, devices and stored checkpoints. */
 export const SyncLive = Sync.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(SyncClients.Default, SyncCheckpoints.Default, SyncLessons.Default)),
-  Layer.provide(NotificationsLive)
+  // Sync's own Chat and Board: their room events wait for the commit of the mutation (see SyncRoomLog).
+  Layer.provide(
+    Layer.mergeAll(Layer.fresh(Chat.Default), Layer.fresh(Board.Default)).pipe(
+      Layer.provide(SyncRoomLog.layerHolding)
+    )
+  ),
+  Layer.provide(Layer.mergeAll(RoomLog.Default, LessonAccess.Default, NotificationsLive))
 )
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */

@@ -4,6 +4,8 @@
  * list, and the sync errors.
  */
 import { Schema } from "effect"
+import { BoardSnapshot } from "./Board.ts"
+import { ChatMessage } from "./Chat.ts"
 import { ErrorBody } from "./ErrorCode.ts"
 import { LessonId, UserId } from "./Ids.ts"
 import { Notification } from "./Notifications.ts"
@@ -113,10 +115,10 @@ export const LessonChanges = Schema.Struct({
   reset: Schema.Boolean,
   /** Events after the checkpoint's position, in order (empty on reset). */
   events: Schema.Array(SyncRoomEvent),
-  /** On reset: the board snapshot. */
-  board: Schema.optional(Schema.Unknown),
-  /** On reset: the newest chat messages, newest first. */
-  chat: Schema.optional(Schema.Array(Schema.Unknown))
+  /** On reset: the board snapshot (consistent with `seq`). */
+  board: Schema.optional(BoardSnapshot),
+  /** On reset: the newest chat messages, newest first (older ones: the chat history route). */
+  chat: Schema.optional(Schema.Array(ChatMessage))
 }).annotations({ identifier: "LessonChanges" })
 
 /** The answer to a pull. */
