@@ -32,6 +32,7 @@ import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
 import { Sync } from "./services/Sync.ts"
+import { SyncChatNotices } from "./services/SyncChatNotices.ts"
 import { SyncCheckpoints } from "./services/SyncCheckpoints.ts"
 import { SyncClients } from "./services/SyncClients.ts"
 import { SyncLessons } from "./services/SyncLessons.ts"
@@ -92,6 +93,7 @@ export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
 /** Offline sync: push/pull over the domain services, devices and stored checkpoints. */
 export const SyncLive = Sync.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(SyncClients.Default, SyncCheckpoints.Default, SyncLessons.Default)),
+  Layer.provide(SyncChatNotices.Default),
   // Sync's own Chat and Board: their room events wait for the commit of the mutation (see SyncRoomLog).
   Layer.provide(
     Layer.mergeAll(Layer.fresh(Chat.Default), Layer.fresh(Board.Default)).pipe(

@@ -15,6 +15,7 @@ import { Board } from "./Board.ts"
 import { Chat } from "./Chat.ts"
 import { LessonAccess } from "./LessonAccess.ts"
 import { RoomLog } from "./RoomLog.ts"
+import { SyncChatNotices } from "./SyncChatNotices.ts"
 import type { LogPosition } from "./SyncCheckpoints.ts"
 import type { SyncActor } from "./SyncMutation.ts"
 import { roomHandlers } from "./SyncRoomHandlers.ts"
@@ -49,7 +50,8 @@ export class SyncLessons extends Effect.Service<SyncLessons>()("lectern/SyncLess
     const log = yield* RoomLog
     const chat = yield* Chat
     const board = yield* Board
-    const handlers = roomHandlers({ chat, board, log, sql })
+    const notices = yield* SyncChatNotices
+    const handlers = roomHandlers({ chat, board, log, sql, notices })
 
     // One read for every lesson's head (RoomLog.head reads one lesson at a time), so unchanged lessons cost nothing.
     const heads = (lessonIds: ReadonlyArray<LessonId>) =>

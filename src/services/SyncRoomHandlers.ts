@@ -2,7 +2,8 @@
  * Sync mutations on lesson rooms: chat create / edit / delete and board ops,
  * applied through Chat and Board (so they get their room seq in the mutation's
  * transaction, exactly like online commands) with their room events held until
- * commit and then published, so online peers see them live.
+ * commit and then published, so online peers see them live. A pushed chat
+ * message also queues a notice job for the lesson's other members.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
@@ -15,6 +16,7 @@ import type { Board } from "./Board.ts"
 import type { Chat } from "./Chat.ts"
 import type { RoomLog } from "./RoomLog.ts"
 import { applied, type MutationHandler, mutationHandler, type SyncActor } from "./SyncMutation.ts"
+import type { SyncChatNotices } from "./SyncChatNotices.ts"
 import { holdPublications } from "./SyncRoomLog.ts"
 
 /** What the room handlers need: Chat and Board built over the holding RoomLog, and the real RoomLog. */
@@ -23,6 +25,7 @@ export interface RoomServices {
   readonly board: Board
   readonly log: RoomLog
   readonly sql: SqlClient.SqlClient
+  readonly notices: SyncChatNotices
 }
 
 /** A message named by its server id, or by the client id its author created it with (offline, before the id was known). */
@@ -44,7 +47,7 @@ const encodeMessage = Schema.encode(ChatMessage)
 const encodeElement = Schema.encode(Schema.NullOr(BoardElement))
 
 /** The chat and board handlers. */
-export const roomHandlers = ({ board, chat, log, sql }: RoomServices): ReadonlyArray<MutationHandler> => {
+export const roomHandlers = ({ board, chat, log, notices, sql }: RoomServices): ReadonlyArray<MutationHandler> => {
   const publishAll = (events: ReadonlyArray<RoomEvent>) => Effect.forEach(events, log.publish, { discard: true })
 
   /** The id of the caller's message with this client message id (only their own messages are looked at). */
@@ -74,6 +77,8 @@ export const roomHandlers = ({ board, chat, log, sql }: RoomServices): ReadonlyA
           chat.send(actor, args.lessonId, { body: args.body, clientMessageId: args.clientMessageId })
         )
         if (value.duplicate) return { status: "duplicate" } as const
+        // Same transaction: the notice job exists only if the message does.
+        yield* notices.enqueue(value.message, actor.role)
         return applied({ version: value.message.seq, result: { messageId: value.message.id } }, publishAll(events))
       })),
     mutationHandler("chat", "edit", EditArgs, (actor, args) =>

@@ -8,7 +8,7 @@
  * never show another lesson; stale or forged checkpoints reset or fail.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Option, Stream } from "effect"
+import { Chunk, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { randomUUID } from "node:crypto"
 import { Board } from "../../src/services/Board.ts"
 import { Chat } from "../../src/services/Chat.ts"
@@ -16,7 +16,8 @@ import { Notifications } from "../../src/services/Notifications.ts"
 import { RoomLog } from "../../src/services/RoomLog.ts"
 import { call, errorCode, type TestResponse } from "../support/Http.ts"
 import { lessonCast, scheduleLesson } from "../support/Seed.ts"
-import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
+import { jobsServerStack } from "../support/JobsStack.ts"
+import { backendLabel, liveStack } from "../support/TestStack.ts"
 
 interface Element {
   readonly id: string
@@ -119,7 +120,7 @@ const boardState = (elements: Iterable<Element>) =>
   [...elements].map((e) => ({ id: e.id, props: e.props, version: e.version })).sort((a, b) => a.id.localeCompare(b.id))
 
 describe(`offline sync acceptance (${backendLabel})`, () => {
-  it.layer(serverStack(), liveStack)((it) => {
+  it.layer(jobsServerStack(), liveStack)((it) => {
     it.effect("20 offline mutations against a board edited online: pushed twice, no duplicates, conflicts, convergence", () =>
       Effect.gen(function*() {
         const chat = yield* Chat
@@ -242,7 +243,21 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         expect(phone.board.get("e5")?.props).toMatchObject({ w: 50, h: 9 })
         expect(phone.board.get("a1")?.props).toEqual({ shape: "line", x: 1 })
         expect([...phone.chat.values()].filter((m) => m.clientMessageId === "m3").length).toBe(1)
-        expect((yield* call("GET", "/api/v1/notifications/unread-count", { token: cast.student.token })).json).toEqual({ count: 1 })
+        const unread = ok<{ items: Array<{ type: string }> }>(yield* call("GET", "/api/v1/notifications?unread=true", { token: cast.student.token }))
+        expect(unread.items.map((n) => n.type)).toEqual(["system"])
+
+        // The tutor is told about each message that arrived through sync (by a queued job), the author is not.
+        const chatNotices = (token: string) =>
+          Effect.map(call("GET", "/api/v1/notifications?limit=50", { token }), (r) =>
+            ok<{ items: Array<{ type: string; data: { messageId?: string } }> }>(r).items.filter((n) => n.type === "chat.message"))
+        const told = yield* chatNotices(cast.tutor.token).pipe(
+          Effect.filterOrFail((items) => items.length >= 5, () => "not yet"),
+          Effect.retry(Schedule.spaced("200 millis")),
+          Effect.timeout("15 seconds")
+        )
+        const pushedIds = ["m1", "m2", "m4", "m5", "m6"].map((id) => byClientId(id)[0]?.id)
+        expect(told.map((n) => n.data.messageId).sort()).toEqual([...pushedIds].sort())
+        expect(yield* chatNotices(cast.student.token)).toEqual([])
 
         // Nothing of the other lesson ever reached the student's devices.
         expect(JSON.stringify(phonePull)).not.toContain(other.id)
