@@ -51,7 +51,7 @@ export interface AppConfigShape {
 export interface SyncConfig {
   /** A pull checkpoint older than this gets a reset answer. */
   readonly checkpointMaxAge: Duration.Duration
-  /** Most room events per lesson in one pull (then `hasMore`). */
+  /** A lesson further behind than this many room events is reset (snapshot) instead of replayed (at most RoomLog's recovery cap). */
   readonly pullEventsLimit: number
 }
 
@@ -247,7 +247,7 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   lessonReminderLead: duration("LESSON_REMINDER_LEAD", "15 minutes"),
   sync: Config.all({
     checkpointMaxAge: duration("SYNC_CHECKPOINT_MAX_AGE", "30 days"),
-    pullEventsLimit: integerIn("SYNC_PULL_EVENTS_LIMIT", 10, 10_000, 500)
+    pullEventsLimit: integerIn("SYNC_PULL_EVENTS_LIMIT", 10, 1_000, 500)
   })
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {
