@@ -5,7 +5,7 @@
  * replay) a reset with the board snapshot and the newest chat messages.
  */
 import { SqlClient } from "@effect/sql"
-import { DateTime, Effect, Schema } from "effect"
+import { DateTime, Effect, Option, Schema } from "effect"
 import { AppConfig } from "../layers/AppConfig.ts"
 import { storeCall } from "../layers/SqlErrors.ts"
 import { LessonId } from "../schemas/Ids.ts"
@@ -87,8 +87,9 @@ export class SyncLessons extends Effect.Service<SyncLessons>()("lectern/SyncLess
         const current = yield* heads(lessonIds)
         const positions: Record<string, LogPosition> = {}
         const lessons: Array<typeof LessonChanges.Type> = []
+        const mine = new Set<string>(lessonIds)
         const removed: Array<LessonId> = Object.keys(since ?? {}).flatMap((id) =>
-          lessonIds.some((l) => l === id) ? [] : Schema.decodeUnknownOption(LessonId)(id).pipe((o) => o._tag === "Some" ? [o.value] : [])
+          mine.has(id) ? [] : Option.toArray(Schema.decodeUnknownOption(LessonId)(id))
         )
         let resets = 0
         let more = false

@@ -15,7 +15,7 @@ import { Chat } from "../../src/services/Chat.ts"
 import { Notifications } from "../../src/services/Notifications.ts"
 import { RoomLog } from "../../src/services/RoomLog.ts"
 import { call, errorCode, type TestResponse } from "../support/Http.ts"
-import { lessonCast, scheduleLesson } from "../support/Seed.ts"
+import { createUser, lessonCast, link, scheduleLesson } from "../support/Seed.ts"
 import { jobsServerStack } from "../support/JobsStack.ts"
 import { backendLabel, liveStack } from "../support/TestStack.ts"
 
@@ -48,6 +48,7 @@ interface Pull {
   readonly reset: boolean
   readonly lastMutationId: number
   readonly lessons: ReadonlyArray<PullLesson>
+  readonly removedLessons: ReadonlyArray<string>
   readonly notifications: ReadonlyArray<{ readonly id: string; readonly readAt: string | null }>
   readonly hasMore: boolean
 }
@@ -310,6 +311,22 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
           ["rejected", "VALIDATION_ERROR"]
         ])
         expect((yield* chat.history(cast.otherTutor.user, other.id, {})).items.length).toBe(before)
+
+        // Taken out of a lesson: the next pull tells the device to drop it and carries nothing of it any more.
+        const classmate = yield* createUser("student")
+        yield* link(cast.tutor.user.id, classmate.id)
+        const group = yield* scheduleLesson(cast.tutor.user.id, [cast.student.user.id, classmate.id])
+        yield* chat.send(cast.tutor.user, group.id, { body: "welcome to the group" })
+        const joined = yield* sync(phone, group.id)
+        expect(joined.lessons.find((l) => l.lessonId === group.id)?.reset).toBe(true)
+        expect([...phone.chat.values()].map((m) => m.body)).toEqual(["welcome to the group"])
+        const patched = yield* call("PATCH", `/api/v1/lessons/${group.id}`, { token: cast.tutor.token, body: { studentIds: [classmate.id] } })
+        expect(patched.status, patched.text).toBe(200)
+        yield* chat.send(cast.tutor.user, group.id, { body: "after you left" })
+        const dropped = yield* sync(phone, group.id)
+        expect(dropped.removedLessons).toEqual([group.id])
+        expect(dropped.lessons.map((l) => l.lessonId)).not.toContain(group.id)
+        expect(JSON.stringify(dropped)).not.toContain("after you left")
       }))
   })
 })
