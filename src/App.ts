@@ -24,6 +24,7 @@ import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
 import { RoomLog } from "./services/RoomLog.ts"
 import { Board } from "./services/Board.ts"
+import { BoardSnapshots } from "./services/BoardSnapshots.ts"
 import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
@@ -86,7 +87,7 @@ export const NotificationsLive = LessonReminders.Default.pipe(
 
 /** Lesson rooms' durable side: the event log, chat and whiteboard. */
 export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
-  Layer.provideMerge(RoomLog.Default),
+  Layer.provideMerge(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default)),
   Layer.provide(LessonAccess.Default)
 )
 
@@ -100,7 +101,7 @@ export const SyncLive = Sync.Default.pipe(
       Layer.provide(SyncRoomLog.layerHolding)
     )
   ),
-  Layer.provide(Layer.mergeAll(RoomLog.Default, LessonAccess.Default, NotificationsLive))
+  Layer.provide(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default, LessonAccess.Default, NotificationsLive))
 )
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */

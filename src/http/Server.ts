@@ -23,6 +23,7 @@ import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
+import { RoomHttpLive } from "./RoomHttp.ts"
 import { SyncHttpLive } from "./SyncHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
@@ -39,6 +40,7 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     JobsHttpLive,
     NotificationsHttpLive,
     PushHttpLive,
+    RoomHttpLive,
     SyncHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])

@@ -57,6 +57,13 @@ export const SendMessageRequest = RequestFields({
 /** @see SendMessageRequest */
 export type SendMessageRequest = typeof SendMessageRequest.Type
 
+/** The answer to a send: the stored message, and whether it was a repeat of an earlier send. */
+export const SendMessageResult = Schema.Struct({
+  message: ChatMessage,
+  /** true: this clientMessageId was already used by this author; nothing new was stored or sent */
+  duplicate: Schema.Boolean
+}).annotations({ identifier: "SendMessageResult" })
+
 /** Edit a message's body. */
 export const EditMessageRequest = RequestFields({ body: MessageBody }).annotations({ identifier: "EditMessageRequest" })
 /** @see EditMessageRequest */

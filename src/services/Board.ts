@@ -1,15 +1,12 @@
 /**
  * The lesson whiteboard: element-level last-writer-wins ops (each numbered with
  * the room seq in its own transaction, idempotent per author and client op id),
- * consistent snapshots, deltas ("ops since version"), the timeline, imports
- * (replace or merge) and the compressed export, served from a materialized
- * snapshot that is refreshed every `snapshotEvery` board changes or when stale
- * on read. Inputs are already decoded with the schemas in `schemas/Board.ts`.
+ * deltas ("ops since version"), the timeline, imports (replace or merge), and
+ * access to snapshots (kept by `BoardSnapshots`). Inputs are already decoded
+ * with the schemas in `schemas/Board.ts`.
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Data, Effect, Schema } from "effect"
-import { promisify } from "node:util"
-import { gzip } from "node:zlib"
+import { Data, Effect, Schema } from "effect"
 import { storeCall } from "../layers/SqlErrors.ts"
 import {
   type ApplyResult,
@@ -17,7 +14,6 @@ import {
   type BoardOp,
   BoardOpRecord,
   type BoardOps,
-  BoardSnapshot,
   BoardSnapshotInvalid,
   type BoardTimelineParams,
   type ImportResult,
@@ -27,19 +23,11 @@ import {
 import { ValidationError } from "../schemas/Errors.ts"
 import { type LessonId, UserId } from "../schemas/Ids.ts"
 import type { Actor } from "./Chat.ts"
-import { decodeCursor, encodeCursor, exactTimestamp } from "./Cursor.ts"
+import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { LessonAccess } from "./LessonAccess.ts"
-import { RoomLog } from "./RoomLog.ts"
+import { BoardSnapshots } from "./BoardSnapshots.ts"
+import { DbInt, RoomLog } from "./RoomLog.ts"
 
-/** Tunables of the board (a `Context.Reference`: override per layer in tests). */
-export class BoardOptions extends Context.Reference<BoardOptions>()("lectern/BoardOptions", {
-  defaultValue: () => ({
-    /** Refresh the materialized snapshot after this many room seqs with board changes. */
-    snapshotEvery: 100
-  })
-}) {}
-
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const PropsJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 const ElementRow = Schema.Struct({
   elementId: Schema.String,
@@ -57,14 +45,9 @@ const live = (row: ElementRow | undefined) => (row === undefined || row.deleted 
 
 const OpRow = Schema.Struct({ ...BoardOpRecord.fields, version: DbInt, props: Schema.NullOr(PropsJson), at: Schema.DateTimeUtcFromDate })
 const decodeOps = Schema.decodeUnknown(Schema.Array(OpRow))
-const SnapshotRow = Schema.Struct({ version: DbInt, elements: Schema.parseJson(Schema.Array(BoardElement)) })
-const decodeSnapshot = Schema.decodeUnknown(Schema.Array(SnapshotRow))
 const encodeElement = Schema.encode(BoardElement)
-const encodeSnapshot = Schema.encode(BoardSnapshot)
-const decodeVersions = Schema.decodeUnknown(Schema.Array(Schema.Struct({ version: DbInt })))
 const decodeEarlier = Schema.decodeUnknown(Schema.Array(Schema.Struct({ version: DbInt, elementId: Schema.String })))
 const TimelineCursor = Schema.Struct({ seq: Schema.Int })
-const gzipAsync = promisify(gzip)
 
 /** An op that must not write: roll back the reserved seq and answer with `result`. */
 class Settled extends Data.TaggedError("Settled")<{ readonly result: ApplyResult }> {}
@@ -85,6 +68,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
     const sql = yield* SqlClient.SqlClient
     const access = yield* LessonAccess
     const log = yield* RoomLog
+    const snapshots = yield* BoardSnapshots
 
     const elementCols = sql.literal("element_id, props::text AS props, version, updated_by, deleted, updated_at")
     const opSelect = sql.literal(`
@@ -97,43 +81,6 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
         Effect.flatMap(decodeElements),
         Effect.map((rows) => rows[0])
       )
-
-    /** The live board and the room seq it is consistent with, in one statement (one database snapshot). */
-    const readSnapshot = (lessonId: LessonId) =>
-      sql`
-        SELECT coalesce((SELECT seq FROM room_heads WHERE lesson_id = ${lessonId}), 0) AS version,
-               coalesce((SELECT jsonb_agg(jsonb_build_object(
-                          'id', element_id, 'props', props, 'version', version, 'updatedBy', updated_by,
-                          'updatedAt', ${exactTimestamp(sql, "updated_at")}) ORDER BY version, element_id)
-                        FROM board_elements WHERE lesson_id = ${lessonId} AND NOT deleted), '[]'::jsonb)::text AS elements`
-        .pipe(
-          Effect.flatMap(decodeSnapshot),
-          Effect.flatMap((rows) => rows[0] === undefined ? Effect.dieMessage("snapshot query returned no row") : Effect.succeed(rows[0])),
-          Effect.map((row): BoardSnapshot => ({ lessonId, version: row.version, elements: row.elements }))
-        )
-
-    /** Stores the current board as the materialized snapshot (never replacing a newer one). */
-    const refreshSnapshot = (lessonId: LessonId) =>
-      Effect.gen(function*() {
-        const current = yield* readSnapshot(lessonId)
-        const json = JSON.stringify((yield* encodeSnapshot(current)).elements)
-        yield* sql`
-          INSERT INTO board_snapshots (lesson_id, version, elements) VALUES (${lessonId}, ${current.version}, ${json}::jsonb)
-          ON CONFLICT (lesson_id) DO UPDATE SET version = EXCLUDED.version, elements = EXCLUDED.elements, created_at = now()
-          WHERE board_snapshots.version < EXCLUDED.version`
-        return current
-      })
-
-    /** Refreshes the materialized snapshot when `version` is `snapshotEvery` or more past it. A cache: failures are logged. */
-    const maybeRefresh = (lessonId: LessonId, version: number) =>
-      Effect.gen(function*() {
-        const { snapshotEvery } = yield* BoardOptions
-        const rows = yield* sql`SELECT version FROM board_snapshots WHERE lesson_id = ${lessonId}`.pipe(
-          Effect.flatMap(decodeVersions)
-        )
-        const cached = rows[0]?.version ?? 0
-        if (version - cached >= snapshotEvery) yield* refreshSnapshot(lessonId)
-      }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("board snapshot refresh failed", cause)))
 
     /**
      * Applies one op as `actor`. `conflict` (an add of an existing id, an update or
@@ -197,7 +144,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
           return { result: { outcome: "applied", version: position.seq, element } satisfies ApplyResult, event }
         }))
         yield* log.publish(written.event)
-        yield* maybeRefresh(lessonId, written.result.version)
+        yield* snapshots.afterChange(lessonId, written.result.version)
         return written.result
       }).pipe(
         Effect.catchTag("Settled", ({ result }) => Effect.succeed(result)),
@@ -207,7 +154,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
 
     /** The live board at the current room seq. */
     const snapshot = (actor: Actor, lessonId: LessonId) =>
-      Effect.zipRight(access.authorize(actor, lessonId, "read"), readSnapshot(lessonId)).pipe(
+      Effect.zipRight(access.authorize(actor, lessonId, "read"), snapshots.read(lessonId)).pipe(
         storeCall,
         Effect.withSpan("Board.snapshot", { attributes: { lessonId } })
       )
@@ -219,16 +166,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
     const exportCompressed = (actor: Actor, lessonId: LessonId) =>
       Effect.gen(function*() {
         yield* access.authorize(actor, lessonId, "read")
-        const cached = yield* sql`
-          SELECT s.version, s.elements::text AS elements FROM board_snapshots s
-          WHERE s.lesson_id = ${lessonId} AND s.version >= coalesce(
-            (SELECT max(version) FROM board_elements WHERE lesson_id = ${lessonId}), 0)`.pipe(Effect.flatMap(decodeSnapshot))
-        const board: BoardSnapshot = cached[0] === undefined
-          ? yield* refreshSnapshot(lessonId)
-          : { lessonId, version: cached[0].version, elements: cached[0].elements }
-        const json = JSON.stringify(yield* encodeSnapshot(board))
-        const bytes = yield* Effect.promise(() => gzipAsync(Buffer.from(json, "utf8")))
-        return { version: board.version, gzip: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) }
+        return yield* snapshots.exportCompressed(lessonId)
       }).pipe(storeCall, Effect.withSpan("Board.exportCompressed", { attributes: { lessonId } }))
 
     /**
@@ -348,7 +286,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
           return { result, event }
         }))
         yield* log.publish(written.event)
-        yield* refreshSnapshot(lessonId).pipe(
+        yield* snapshots.refresh(lessonId).pipe(
           Effect.catchAllCause((cause) => Effect.logWarning("board snapshot refresh failed", cause))
         )
         return written.result

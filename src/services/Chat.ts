@@ -22,13 +22,11 @@ import { Forbidden } from "../schemas/Errors.ts"
 import { LessonId, UserId } from "../schemas/Ids.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { LessonAccess } from "./LessonAccess.ts"
-import { RoomLog } from "./RoomLog.ts"
+import { DbInt, RoomLog } from "./RoomLog.ts"
 
 /** Who is acting. */
 export type Actor = Pick<CurrentUserInfo, "id" | "role">
 
-/** bigint columns arrive as strings from Postgres. */
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const Row = Schema.Struct({
   id: MessageId,
   lessonId: LessonId,
@@ -110,12 +108,12 @@ export class Chat extends Effect.Service<Chat>()("lectern/Chat", {
       )
 
     /** Edits or deletes one message in one transaction; who may do it is checked under the room lock. */
-    const change = (
+    const change = <E>(
       actor: Actor,
       lessonId: LessonId,
       messageId: MessageId,
       type: "chat.edited" | "chat.deleted",
-      plan: (current: ChatMessage) => Effect.Effect<Change | null, MessageDeleted>
+      plan: (current: ChatMessage) => Effect.Effect<Change | null, E>
     ) =>
       Effect.gen(function*() {
         const membership = yield* access.membership(actor, lessonId)
@@ -137,7 +135,7 @@ export class Chat extends Effect.Service<Chat>()("lectern/Chat", {
         yield* log.publish(written.event)
         return written.message
       }).pipe(
-        Effect.catchTag("Unchanged", ({ message }) => Effect.succeed(message)),
+        Effect.catchIf((e): e is Unchanged => e instanceof Unchanged, ({ message }) => Effect.succeed(message)),
         storeCall,
         Effect.withSpan(type === "chat.edited" ? "Chat.edit" : "Chat.remove", {
           attributes: { lessonId, messageId, "user.id": actor.id }
@@ -154,7 +152,7 @@ export class Chat extends Effect.Service<Chat>()("lectern/Chat", {
     /** Deletes a message, leaving a tombstone (body null). Deleting it again changes nothing. */
     const remove = (actor: Actor, lessonId: LessonId, messageId: MessageId) =>
       change(actor, lessonId, messageId, "chat.deleted", (current) =>
-        Effect.succeed(current.deletedAt !== null ? null : { _tag: "Delete" }))
+        Effect.succeed<Change | null>(current.deletedAt !== null ? null : { _tag: "Delete" }))
 
     /** The lesson's messages, newest first, deleted ones as tombstones. */
     const history = (actor: Actor, lessonId: LessonId, params: MessageListParams) =>
