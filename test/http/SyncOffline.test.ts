@@ -10,7 +10,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { randomUUID } from "node:crypto"
-import { Board } from "../../src/services/Board.ts"
 import { Chat } from "../../src/services/Chat.ts"
 import { Notifications } from "../../src/services/Notifications.ts"
 import { RoomLog } from "../../src/services/RoomLog.ts"
@@ -125,7 +124,6 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
     it.effect("20 offline mutations against a board edited online: pushed twice, no duplicates, conflicts, convergence", () =>
       Effect.gen(function*() {
         const chat = yield* Chat
-        const board = yield* Board
         const notifications = yield* Notifications
         const log = yield* RoomLog
         const cast = yield* lessonCast()
@@ -148,7 +146,11 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         expect(boardState(phone.board.values())).toEqual(boardState(tablet.board.values()))
         const seen = (id: string) => phone.board.get(id)?.version ?? -1
         // Sent online just before the train entered the tunnel; the app queued it again anyway.
-        yield* chat.send(cast.student.user, lessonId, { body: "m3 (online)", clientMessageId: "m3" })
+        const sent = yield* call("POST", `/api/v1/lessons/${lessonId}/messages`, {
+          token: cast.student.token,
+          body: { body: "m3 (online)", clientMessageId: "m3" }
+        })
+        expect(sent.status, sent.text).toBe(201)
 
         // Online peers follow the room from here on.
         const start = yield* log.head(lessonId)
@@ -186,15 +188,15 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         ]
         expect(queue.length).toBe(20)
 
-        // Meanwhile the tablet keeps editing online.
-        const online = yield* push(tablet, [
-          mutation(tablet, "board", "apply", { lessonId, op: { kind: "update", elementId: "e1", props: { color: "red" } } }),
-          mutation(tablet, "board", "apply", { lessonId, op: { kind: "delete", elementId: "e2" } }),
-          mutation(tablet, "board", "apply", { lessonId, op: { kind: "update", elementId: "e5", props: { w: 50 } } }),
-          mutation(tablet, "board", "apply", { lessonId, op: { kind: "add", elementId: "b1", props: { shape: "text" } } })
-        ])
-        expect(online.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "applied"])
-        const [redVersion, deletedVersion] = online.results.map((r) => r.version)
+        // Meanwhile the tablet keeps editing online (the REST twin of the WebSocket board command).
+        const online = yield* Effect.forEach([
+          { kind: "update", elementId: "e1", props: { color: "red" } },
+          { kind: "delete", elementId: "e2" },
+          { kind: "update", elementId: "e5", props: { w: 50 } },
+          { kind: "add", elementId: "b1", props: { shape: "text" } }
+        ], (op) => Effect.map(call("POST", `/api/v1/lessons/${lessonId}/board/ops`, { token: tablet.token, body: op }), ok<{ outcome: string; version: number }>))
+        expect(online.map((r) => r.outcome)).toEqual(["applied", "applied", "applied", "applied"])
+        const [redVersion, deletedVersion] = online.map((r) => r.version)
 
         // Back online: the first push gets through 12 mutations but its answer is lost; the app retries the whole queue.
         const lost = yield* push(phone, queue.slice(0, 12))
@@ -225,7 +227,9 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         for (const v of appliedVersions) expect(liveSeqs).toContain(v)
 
         // No duplicates on the server: one message per client message id, m3 the online one.
-        const history = (yield* chat.history(cast.tutor.user, lessonId, { limit: 100 })).items
+        const history = ok<{ items: ReadonlyArray<Message> }>(
+          yield* call("GET", `/api/v1/lessons/${lessonId}/messages?limit=100`, { token: cast.tutor.token })
+        ).items
         const byClientId = (id: string) => history.filter((m) => m.clientMessageId === id)
         for (const id of ["m1", "m2", "m3", "m4", "m5", "m6"]) expect(byClientId(id).length, id).toBe(1)
         expect(byClientId("m1")[0]?.body).toBe("first, edited")
@@ -236,7 +240,7 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         const phonePull = yield* sync(phone, lessonId)
         expect(phonePull.lastMutationId).toBe(20)
         yield* sync(tablet, lessonId)
-        const server = yield* board.snapshot(cast.tutor.user, lessonId)
+        const server = ok<{ elements: ReadonlyArray<Element> }>(yield* call("GET", `/api/v1/lessons/${lessonId}/board/snapshot`, { token: cast.tutor.token }))
         expect(boardState(phone.board.values())).toEqual(boardState(server.elements))
         expect(boardState(tablet.board.values())).toEqual(boardState(server.elements))
         expect(boardState(server.elements).map((e) => e.id)).toEqual(["a1", "a2", "a3", "a4", "b1", "e1", "e3", "e5"])
