@@ -65,6 +65,20 @@ describe(`Chat (${backendLabel})`, () => {
         })
       }))
 
+    it.effect("concurrent retries of one send store one message and one event", () =>
+      Effect.gen(function*() {
+        const chat = yield* Chat
+        const { ann, lessonId } = yield* room
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, i) => i),
+          (i) => chat.send(ann, lessonId, { body: `attempt ${i}`, clientMessageId: "same" }),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+        expect(new Set(results.map((r) => r.message.id)).size).toBe(1)
+        expect(yield* headSeq(lessonId)).toBe(1)
+      }))
+
     it.effect("the author, the tutor and an admin may edit and delete; another student may not; outsiders see no lesson", () =>
       Effect.gen(function*() {
         const chat = yield* Chat
