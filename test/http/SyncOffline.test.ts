@@ -268,6 +268,28 @@ describe(`offline sync acceptance (${backendLabel})`, () => {
         expect(JSON.stringify(phonePull)).not.toContain(other.id)
       }))
 
+    it.effect("a device with many lessons loads them over several pulls (20 resets per pull), then only changes", () =>
+      Effect.gen(function*() {
+        const chat = yield* Chat
+        const cast = yield* lessonCast()
+        const more = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
+          scheduleLesson(cast.tutor.user.id, [cast.student.user.id], { startsIn: `${i + 2} hours` }))
+        const all = [cast.lesson.id, ...more.map((l) => l.id)].sort()
+        const phone = device(cast.student.token)
+        const query = () => `/api/v1/sync/pull?clientId=${phone.clientId}${phone.checkpoint === undefined ? "" : `&checkpoint=${encodeURIComponent(phone.checkpoint)}`}`
+        const first = ok<Pull>(yield* call("GET", query(), { token: phone.token }))
+        phone.checkpoint = first.checkpoint
+        expect([first.reset, first.hasMore, first.lessons.length]).toEqual([true, true, 20])
+        const second = ok<Pull>(yield* call("GET", query(), { token: phone.token }))
+        phone.checkpoint = second.checkpoint
+        expect([second.reset, second.hasMore, second.lessons.length]).toEqual([false, false, 1])
+        expect([...first.lessons, ...second.lessons].map((l) => l.lessonId).sort()).toEqual(all)
+        const target = more[7]?.id ?? cast.lesson.id
+        yield* chat.send(cast.tutor.user, target, { body: "only this one changed" })
+        const third = ok<Pull>(yield* call("GET", query(), { token: phone.token }))
+        expect(third.lessons.map((l) => [l.lessonId, l.reset, l.events.length])).toEqual([[target, false, 1]])
+      }))
+
     it.effect("stale and forged checkpoints: reset or 400, and never another lesson's data", () =>
       Effect.gen(function*() {
         const chat = yield* Chat
