@@ -5,7 +5,7 @@
  * Entity handlers and the lesson part of a pull live in their own modules.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Option } from "effect"
+import { Effect, Metric, MetricKey, MetricLabel, Option } from "effect"
 import { storeCall } from "../layers/SqlErrors.ts"
 import { toErrorBody } from "../schemas/ErrorCode.ts"
 import { ServiceUnavailable } from "../schemas/Errors.ts"
@@ -41,6 +41,28 @@ class Rejection {
 // Infrastructure trouble and a revoked device stop the whole push; everything else rejects one mutation.
 const isFatal = (error: CodedError): error is ServiceUnavailable | SyncClientRevoked =>
   error instanceof ServiceUnavailable || error instanceof SyncClientRevoked
+
+/** Pushed mutations, by entity, op and status (applied, duplicate, conflict, rejected). */
+export const syncMutationsKey = MetricKey.counter("lectern_sync_mutations_total", {
+  description: "Pushed sync mutations by entity, op and status",
+  incremental: true
+})
+
+// One metric per label set, made once: tagging on every update would allocate a new key each time.
+const mutationCounters = new Map<string, Metric.Metric.Counter<number>>()
+const countMutation = (entity: string, op: string, status: MutationResult["status"]) => {
+  const id = `${entity}/${op}/${status}`
+  let counter = mutationCounters.get(id)
+  if (counter === undefined) {
+    counter = Metric.fromMetricKey(MetricKey.taggedWithLabels(syncMutationsKey, [
+      MetricLabel.make("entity", entity),
+      MetricLabel.make("op", op),
+      MetricLabel.make("status", status)
+    ]))
+    mutationCounters.set(id, counter)
+  }
+  return Metric.increment(counter)
+}
 
 /** Offline sync. */
 export class Sync extends Effect.Service<Sync>()("lectern/Sync", {
@@ -122,7 +144,13 @@ export class Sync extends Effect.Service<Sync>()("lectern/Sync", {
         if (Object.keys(fields).length > 0) return yield* new SyncMutationOrder({ fields })
         yield* clients.touch(actor.id, request.clientId, "push", request.device)
         const results: Array<MutationResult> = []
-        for (const mutation of request.mutations) results.push(yield* processOne(actor, request.clientId, mutation))
+        for (const mutation of request.mutations) {
+          const result = yield* processOne(actor, request.clientId, mutation)
+          // Unknown entities are counted under one label set, so clients cannot grow the metric without bound.
+          const known = handlers.has(`${mutation.entity}/${mutation.op}`)
+          yield* countMutation(known ? mutation.entity : "unknown", known ? mutation.op : "unknown", result.status)
+          results.push(result)
+        }
         const lastMutationId = yield* clients.lastMutationId(request.clientId)
         return PushResponse.make({ lastMutationId, results })
       }).pipe(Effect.withSpan("Sync.push", { attributes: { clientId: request.clientId, mutations: request.mutations.length } }))

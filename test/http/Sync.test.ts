@@ -5,9 +5,10 @@
  * and devices (list, revoke, a revoked device locked out).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric, MetricKey, MetricLabel } from "effect"
 import { randomUUID } from "node:crypto"
 import { Notifications } from "../../src/services/Notifications.ts"
+import { syncMutationsKey } from "../../src/services/Sync.ts"
 import { call, errorCode, type TestResponse } from "../support/Http.ts"
 import { signedIn } from "../support/Seed.ts"
 import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
@@ -31,6 +32,15 @@ const ok = <A>(response: TestResponse): A => {
   expect(response.status, response.text).toBe(200)
   return response.json as A
 }
+const counted = (entity: string, op: string, status: string) =>
+  Effect.map(
+    Metric.value(Metric.fromMetricKey(MetricKey.taggedWithLabels(syncMutationsKey, [
+      MetricLabel.make("entity", entity),
+      MetricLabel.make("op", op),
+      MetricLabel.make("status", status)
+    ]))),
+    (state) => state.count
+  )
 const read = (id: number, notificationId: string) => ({ id, entity: "notification", op: "read", args: { notificationId } })
 
 describe(`sync push/pull, notifications and devices (${backendLabel})`, () => {
@@ -57,6 +67,8 @@ describe(`sync push/pull, notifications and devices (${backendLabel})`, () => {
             read(8, n2 ?? "")
           ]
         }
+        const appliedBefore = yield* counted("notification", "read", "applied")
+        const unknownBefore = yield* counted("unknown", "unknown", "rejected")
         const first = ok<Push>(yield* push(me.token, batch))
         expect(first.lastMutationId).toBe(8)
         expect(first.results.map((r) => [r.id, r.status, r.error?.code])).toEqual([
@@ -67,6 +79,9 @@ describe(`sync push/pull, notifications and devices (${backendLabel})`, () => {
           [8, "applied", undefined]
         ])
         expect(Object.keys(first.results[3]?.error?.fields ?? {})).toEqual(["args.notificationId"])
+        // Counted per entity, op and status; unknown mutations under one label set.
+        expect((yield* counted("notification", "read", "applied")) - appliedBefore).toBe(2)
+        expect((yield* counted("unknown", "unknown", "rejected")) - unknownBefore).toBe(1)
         expect((yield* call("GET", "/api/v1/notifications/unread-count", { token: me.token })).json).toEqual({ count: 1 })
         // The other user's notification was not touched by the rejected mutation.
         expect((yield* call("GET", "/api/v1/notifications/unread-count", { token: other.token })).json).toEqual({ count: 1 })
