@@ -1,5 +1,6 @@
 /**
- * Room events of sync mutations wait for the commit: Chat built over the holding
+ * Sync services. Checkpoints older than SYNC_CHECKPOINT_MAX_AGE are not served
+ * (the pull becomes a reset). Room events of sync mutations wait for the commit: Chat built over the holding
  * RoomLog publishes nothing inside `holdPublications`, so a mutation whose
  * transaction rolls back after the chat write never reaches followers (its seq is
  * given back and taken by the next message), while outside a sync mutation the
@@ -7,16 +8,38 @@
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { randomUUID } from "node:crypto"
+import { SyncClientId } from "../../src/schemas/Sync.ts"
 import type { ChatMessage } from "../../src/schemas/Chat.ts"
 import { Chat } from "../../src/services/Chat.ts"
 import { RoomLog } from "../../src/services/RoomLog.ts"
+import { SyncCheckpoints } from "../../src/services/SyncCheckpoints.ts"
+import { SyncClients } from "../../src/services/SyncClients.ts"
 import * as SyncRoomLog from "../../src/services/SyncRoomLog.ts"
 import { createUser, link, scheduleLesson } from "../support/Seed.ts"
 import { backendLabel, coreStack, liveStack } from "../support/TestStack.ts"
 
-describe(`SyncRoomLog (${backendLabel})`, () => {
-  it.layer(coreStack(), liveStack)((it) => {
+describe(`Sync services (${backendLabel})`, () => {
+  it.layer(coreStack({ sync: { checkpointMaxAge: Duration.seconds(1), pullEventsLimit: 500 } }), liveStack)((it) => {
+    it.effect("a stored checkpoint is served until it is older than the maximum age", () =>
+      Effect.gen(function*() {
+        const clients = yield* SyncClients
+        const checkpoints = yield* SyncCheckpoints
+        const user = yield* createUser("student")
+        const clientId = SyncClientId.make(randomUUID())
+        yield* clients.touch(user.id, clientId, "pull")
+        const positions = { lessons: { [randomUUID()]: { epoch: "e1", seq: 4 } }, notificationsSeq: 7 }
+        const token = yield* checkpoints.save(clientId, Option.none(), positions)
+        const generation = yield* checkpoints.verify(token, clientId)
+        expect(yield* checkpoints.load(clientId, generation)).toEqual(Option.some(positions))
+        yield* Effect.sleep("1200 millis")
+        expect(yield* checkpoints.load(clientId, generation)).toEqual(Option.none())
+        // A token for another client never verifies, even a genuine one.
+        const other = SyncClientId.make(randomUUID())
+        expect(Exit.isFailure(yield* Effect.exit(checkpoints.verify(token, other)))).toBe(true)
+      }))
+
     it.scoped("events held inside a sync mutation are published only by the caller, after commit", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
