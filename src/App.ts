@@ -32,6 +32,12 @@ import { NotificationPreferences } from "./services/NotificationPreferences.ts"
 import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
+import { Sync } from "./services/Sync.ts"
+import { SyncChatNotices } from "./services/SyncChatNotices.ts"
+import { SyncCheckpoints } from "./services/SyncCheckpoints.ts"
+import { SyncClients } from "./services/SyncClients.ts"
+import { SyncLessons } from "./services/SyncLessons.ts"
+import * as SyncRoomLog from "./services/SyncRoomLog.ts"
 import { JobRetention } from "./services/JobRetention.ts"
 import { RoomRetention } from "./services/RoomRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
@@ -86,6 +92,19 @@ export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
   Layer.provide(LessonAccess.Default)
 )
 
+/** Offline sync: push/pull over the domain services, devices and stored checkpoints. */
+export const SyncLive = Sync.Default.pipe(
+  Layer.provideMerge(Layer.mergeAll(SyncClients.Default, SyncCheckpoints.Default, SyncLessons.Default)),
+  Layer.provide(SyncChatNotices.Default),
+  // Sync's own Chat and Board: their room events wait for the commit of the mutation (see SyncRoomLog).
+  Layer.provide(
+    Layer.mergeAll(Layer.fresh(Chat.Default), Layer.fresh(Board.Default)).pipe(
+      Layer.provide(SyncRoomLog.layerHolding)
+    )
+  ),
+  Layer.provide(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default, LessonAccess.Default, NotificationsLive))
+)
+
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
   Layer.mergeAll(
@@ -100,7 +119,8 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     FeatureFlags.Default,
     JobRetention.Default,
     RoomRetention.Default,
-    NotificationsLive
+    NotificationsLive,
+    SyncLive
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),

@@ -14,6 +14,7 @@ import { JobsApi } from "./api/JobsApi.ts"
 import { NotificationsApi } from "./api/NotificationsApi.ts"
 import { PushApi } from "./api/PushApi.ts"
 import { RoomApi } from "./api/RoomApi.ts"
+import { SyncApi } from "./api/SyncApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -30,6 +31,7 @@ export class Api extends HttpApi.make("lectern")
   .add(NotificationsApi)
   .add(PushApi)
   .add(RoomApi)
+  .add(SyncApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

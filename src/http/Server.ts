@@ -24,6 +24,7 @@ import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
 import { RoomHttpLive } from "./RoomHttp.ts"
+import { SyncHttpLive } from "./SyncHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
@@ -39,7 +40,8 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     JobsHttpLive,
     NotificationsHttpLive,
     PushHttpLive,
-    RoomHttpLive
+    RoomHttpLive,
+    SyncHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )

@@ -43,6 +43,16 @@ export interface AppConfigShape {
   readonly push: PushConfig
   /** How long before a lesson starts its participants get a reminder. */
   readonly lessonReminderLead: Duration.Duration
+  /** Offline sync (docs/sync.md). */
+  readonly sync: SyncConfig
+}
+
+/** Offline sync settings. */
+export interface SyncConfig {
+  /** A pull checkpoint older than this gets a reset answer. */
+  readonly checkpointMaxAge: Duration.Duration
+  /** A lesson further behind than this many room events is reset (snapshot) instead of replayed (at most RoomLog's recovery cap). */
+  readonly pullEventsLimit: number
 }
 
 /** Background job settings. */
@@ -234,7 +244,11 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
       return Either.right({ ...rest, vapidKeys })
     })
   ),
-  lessonReminderLead: duration("LESSON_REMINDER_LEAD", "15 minutes")
+  lessonReminderLead: duration("LESSON_REMINDER_LEAD", "15 minutes"),
+  sync: Config.all({
+    checkpointMaxAge: duration("SYNC_CHECKPOINT_MAX_AGE", "30 days"),
+    pullEventsLimit: integerIn("SYNC_PULL_EVENTS_LIMIT", 10, 1_000, 500)
+  })
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {
     const dir = dataDir.trim() === "memory" ? Option.none() : Option.some(dataDir.trim())

@@ -69,6 +69,13 @@ export const ErrorCodes = {
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },
   FRAME_TOO_LARGE: { status: 413, description: "A WebSocket frame exceeds the frame size limit." },
   ROOM_BUSY: { status: 503, description: "A room's mailbox is full; retry shortly." },
+  // offline sync
+  INVALID_CHECKPOINT: { status: 400, description: "The sync checkpoint is forged, malformed or was issued to another device." },
+  SYNC_MUTATION_ORDER: { status: 400, description: "The mutation ids of a push batch do not strictly increase; nothing was applied." },
+  SYNC_UNKNOWN_MUTATION: { status: 400, description: "A pushed mutation names an entity or operation the server does not know (reported per mutation)." },
+  SYNC_CLIENT_REVOKED: { status: 403, description: "This sync client (device) was revoked; start over with a new client id." },
+  SYNC_CLIENT_NOT_FOUND: { status: 404, description: "No sync client (device) with this id is visible to the caller." },
+  SYNC_CLIENT_TAKEN: { status: 409, description: "This sync client id is registered to another account; make a new one." },
   // generic
   CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },

@@ -73,6 +73,22 @@ export class LessonAccess extends Effect.Service<LessonAccess>()("lectern/Lesson
           ? Effect.fail(new Forbidden({ detail: "Only the lesson's tutor or an admin can do this" }))
           : Effect.succeed(m))
 
-    return { membership, authorize } as const
+    /**
+     * The lessons the user takes part in — as their tutor or an enrolled student —
+     * whatever their status (what offline sync mirrors; admins see other lessons
+     * through `membership` but do not take part in them).
+     */
+    const lessonsOf = (userId: UserId) =>
+      sql`
+        SELECT id FROM lessons WHERE tutor_id = ${userId}
+        UNION
+        SELECT lesson_id AS id FROM lesson_students WHERE student_id = ${userId}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: LessonId })))),
+        Effect.map((rows) => rows.map((row) => row.id)),
+        storeCall,
+        Effect.withSpan("LessonAccess.lessonsOf")
+      )
+
+    return { membership, authorize, lessonsOf } as const
   })
 }) {}

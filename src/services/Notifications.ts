@@ -45,6 +45,7 @@ const Row = Schema.Struct({
 })
 type Row = typeof Row.Type
 const ListRow = Schema.Struct({ ...Row.fields, cursorAt: Schema.String })
+const ChangeRow = Schema.Struct({ ...Row.fields, changeSeq: Schema.NumberFromString })
 const NotificationCursor = Schema.Struct({ createdAt: Schema.String, id: NotificationId })
 
 const toNotification = ({ userId: _, ...row }: Row) => Notification.make(row)
@@ -106,7 +107,9 @@ export class Notifications extends Effect.Service<Notifications>()("lectern/Noti
      */
     const notifyMany = (userIds: ReadonlyArray<UserId>, input: NotifyInput) =>
       Effect.gen(function*() {
-        const unique = [...new Set(userIds)]
+        // Sorted: each row takes its user's change counter lock (migration 0008), so every
+        // batch must lock users in the same order or two batches could deadlock.
+        const unique = [...new Set(userIds)].sort()
         const channels = yield* preferences.channelsFor(unique, input.type)
         const inApp = unique.filter((id) => channels.get(id)?.inApp ?? true)
         const data = input.data ?? {}
@@ -181,25 +184,65 @@ export class Notifications extends Effect.Service<Notifications>()("lectern/Noti
     /** How many of the user's notifications are unread (cached). */
     const unreadCount = (userId: UserId) => unread.get(userId)
 
-    /** Marks one of the user's notifications read (idempotent). */
-    const markRead = (userId: UserId, id: NotificationId) =>
+    /**
+     * Marks one of the user's notifications read on the caller's connection (so
+     * inside its transaction, if any); `changed` says it was unread. The caller
+     * announces the new unread count with `announceUnread` after commit.
+     */
+    const markReadIn = (userId: UserId, id: NotificationId) =>
       Effect.gen(function*() {
         const updated = yield* sql`
           UPDATE notifications SET read_at = now() WHERE id = ${id} AND user_id = ${userId} AND read_at IS NULL
           RETURNING ${cols}`.pipe(Effect.flatMap(decodeRows), storeCall)
         const row = updated[0]
-        if (row !== undefined) {
-          yield* unreadChanged(userId)
-          return toNotification(row)
-        }
+        if (row !== undefined) return { notification: toNotification(row), changed: true }
         const existing = yield* sql`SELECT ${cols} FROM notifications WHERE id = ${id} AND user_id = ${userId}`.pipe(
           Effect.flatMap(decodeRows),
           storeCall
         )
         const found = existing[0]
         if (found === undefined) return yield* new NotificationNotFound({ notificationId: id })
-        return toNotification(found)
+        return { notification: toNotification(found), changed: false }
+      })
+
+    /** Tells every process and the user's clients that the user's unread count changed. */
+    const announceUnread = (userId: UserId) => unreadChanged(userId)
+
+    /** Marks one of the user's notifications read (idempotent). */
+    const markRead = (userId: UserId, id: NotificationId) =>
+      Effect.gen(function*() {
+        const { changed, notification } = yield* markReadIn(userId, id)
+        if (changed) yield* unreadChanged(userId)
+        return notification
       }).pipe(Effect.withSpan("Notifications.markRead"))
+
+    /**
+     * The user's notifications changed (created or updated) after change number
+     * `afterSeq`, in change order, with their change numbers (migration 0008).
+     */
+    const changesSince = (userId: UserId, afterSeq: number, limit: number) =>
+      sql`
+        SELECT ${cols}, change_seq::text AS change_seq FROM notifications
+        WHERE user_id = ${userId} AND change_seq > ${afterSeq}
+        ORDER BY change_seq LIMIT ${limit}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(ChangeRow))),
+        Effect.map((rows) => rows.map(({ changeSeq, ...row }) => ({ changeSeq, notification: toNotification(row) }))),
+        storeCall
+      )
+
+    /** The user's newest notifications and the change number they are current to. */
+    const snapshot = (userId: UserId, limit: number) =>
+      Effect.gen(function*() {
+        // The counter first: a change committed after it is above it and comes with the next `changesSince`.
+        const head = yield* sql`SELECT seq::text AS seq FROM notification_heads WHERE user_id = ${userId}`.pipe(
+          Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ seq: Schema.NumberFromString })))),
+          Effect.map((rows) => rows[0]?.seq ?? 0)
+        )
+        const rows = yield* sql`
+          SELECT ${cols} FROM notifications WHERE user_id = ${userId}
+          ORDER BY created_at DESC, id DESC LIMIT ${limit}`.pipe(Effect.flatMap(decodeRows))
+        return { changeSeq: head, notifications: rows.map(toNotification) }
+      }).pipe(storeCall)
 
     /** Marks all of the user's notifications read; returns how many were unread. */
     const markAllRead = (userId: UserId) =>
@@ -212,7 +255,18 @@ export class Notifications extends Effect.Service<Notifications>()("lectern/Noti
         return rows.length
       }).pipe(Effect.withSpan("Notifications.markAllRead"))
 
-    return { notify, notifyMany, list, unreadCount, markRead, markAllRead } as const
+    return {
+      notify,
+      notifyMany,
+      list,
+      unreadCount,
+      markRead,
+      markReadIn,
+      announceUnread,
+      markAllRead,
+      changesSince,
+      snapshot
+    } as const
   })
 }) {}
 
