@@ -24,6 +24,7 @@ import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
+import { RoomLog } from "./services/RoomLog.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -89,6 +90,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
+    RoomLog.Default,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
