@@ -6,6 +6,8 @@
 import { Effect, Layer, Option } from "effect"
 import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
+import * as LessonChannel from "./actors/LessonChannel.ts"
+import { LessonRooms } from "./actors/LessonRooms.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
@@ -79,7 +81,9 @@ export const NotificationsLive = LessonReminders.Default.pipe(
 )
 
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
-export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make])
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make()]).pipe(
+  Layer.provideMerge(LessonRooms.Default)
+)
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>

@@ -71,12 +71,18 @@ export class ChannelKinds extends Context.Tag("lectern/ChannelKinds")<ChannelKin
    * The registry made of `kinds` (each built by an effect with its own
    * dependencies); two kinds claiming one prefix is a start-up defect.
    */
-  static readonly layer = <E, R>(kinds: ReadonlyArray<Effect.Effect<ChannelKind, E, R>>) =>
+  static readonly layer = <const Kinds extends ReadonlyArray<Effect.Effect<ChannelKind, unknown, unknown>>>(
+    kinds: Kinds
+  ): Layer.Layer<
+    ChannelKinds,
+    Effect.Effect.Error<Kinds[number]>,
+    Exclude<Effect.Effect.Context<Kinds[number]>, Scope.Scope>
+  > =>
     Layer.scoped(
       ChannelKinds,
       Effect.gen(function*() {
         const registry = new Map<string, ChannelKind>()
-        for (const make of kinds) {
+        for (const make of kinds as ReadonlyArray<Effect.Effect<ChannelKind, Effect.Effect.Error<Kinds[number]>, Effect.Effect.Context<Kinds[number]>>>) {
           const kind = yield* make
           if (registry.has(kind.prefix)) return yield* Effect.dieMessage(`channel kind "${kind.prefix}" registered twice`)
           registry.set(kind.prefix, kind)
