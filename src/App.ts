@@ -8,6 +8,7 @@ import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
 import * as LessonChannel from "./actors/LessonChannel.ts"
 import { LessonRooms } from "./actors/LessonRooms.ts"
+import { PresenceTracker } from "./actors/PresenceTracker.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
@@ -17,6 +18,7 @@ import * as PushSender from "./layers/PushSender.ts"
 import { VapidKeys } from "./layers/VapidKeys.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
+import * as PresenceStore from "./layers/PresenceStore.ts"
 import { Migrations } from "./layers/Migrations.ts"
 import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
@@ -52,13 +54,15 @@ export const ObservabilityLive = Layer.unwrapEffect(
     ))
 )
 
-/** Redis (when `REDIS_URL` is set) and the Bus on top of it, else the in-memory Bus. */
+/** Redis (when `REDIS_URL` is set) with the Bus and presence on top of it, else both in memory. */
 export const MessagingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Option.match(config.redisUrl, {
-      onNone: () => Bus.layerMemory,
+      onNone: () => Layer.merge(Bus.layerMemory, PresenceStore.layerMemory),
       onSome: (url) =>
-        Bus.layerRedis.pipe(Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix })))
+        Layer.merge(Bus.layerRedis, PresenceStore.layerRedis).pipe(
+          Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix }))
+        )
     }))
 )
 
@@ -82,7 +86,7 @@ export const NotificationsLive = LessonReminders.Default.pipe(
 
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
 export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make()]).pipe(
-  Layer.provideMerge(LessonRooms.Default)
+  Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
 )
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */

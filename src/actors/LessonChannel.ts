@@ -6,6 +6,7 @@
  * the LessonRoom actor; presence in the PresenceTracker.
  */
 import { Effect, Option, Schema } from "effect"
+import type { PresenceEntry } from "../layers/PresenceStore.ts"
 import type { CodedError } from "../schemas/ErrorCode.ts"
 import { Forbidden, ValidationError } from "../schemas/Errors.ts"
 import { encodeFrame, fieldsOf } from "../schemas/FrameCodec.ts"
@@ -17,6 +18,7 @@ import { RoomLog } from "../services/RoomLog.ts"
 import type { ChannelKind, Connection } from "./ChannelKind.ts"
 import type { LessonRoom } from "./LessonRoom.ts"
 import { LessonRooms } from "./LessonRooms.ts"
+import { PresenceTracker } from "./PresenceTracker.ts"
 
 /** Where a subscriber stands after joining, sent in the subscribe's ack. */
 export interface JoinAck {
@@ -29,6 +31,8 @@ export interface JoinAck {
   readonly reset: boolean
   /** The caller's relation to the lesson. */
   readonly role: LessonMembership["as"]
+  /** Who is in the room now (this connection included); `presence.*` events follow as diffs. */
+  readonly presence: ReadonlyArray<PresenceEntry>
 }
 
 /** Context a command handler gets. */
@@ -48,6 +52,7 @@ export const decodeData = <A, I>(schema: Schema.Schema<A, I>, data: unknown) =>
   )
 
 const Typing = Schema.Struct({ typing: Schema.Boolean })
+const Status = Schema.Struct({ status: Schema.Literal("online", "away") })
 
 // Attempts at joining the room after reading the gap from the log (the ring can move on meanwhile).
 const joinAttempts = 3
@@ -58,12 +63,17 @@ export const make = (extra: Readonly<Record<string, CommandHandler>> = {}) =>
     const access = yield* LessonAccess
     const rooms = yield* LessonRooms
     const log = yield* RoomLog
+    const presence = yield* PresenceTracker
 
     const handlers: Record<string, CommandHandler> = {
       /** Typing indicator: ephemeral, fanned out to the room on every process, never stored. */
       typing: (ctx, data) =>
         Effect.flatMap(decodeData(Typing, data), ({ typing }) =>
           log.publishEphemeral(ctx.lessonId, "typing", { userId: ctx.conn.user.id, typing })),
+      /** Presence status of this connection (online / away), announced to the room. */
+      "presence.status": (ctx, data) =>
+        Effect.flatMap(decodeData(Status, data), ({ status }) =>
+          presence.setStatus(ctx.lessonId, ctx.conn.connectionId, status)),
       ...extra
     }
 
@@ -111,8 +121,9 @@ export const make = (extra: Readonly<Record<string, CommandHandler>> = {}) =>
           const room = yield* rooms.acquire(lessonId.value)
           yield* Effect.addFinalizer(() => room.leave(conn.connectionId))
           const position = yield* join(room, conn, lessonId.value, options.recover)
+          const present = yield* presence.join(lessonId.value, conn, membership.as)
           const ctx: CommandContext = { conn, lessonId: lessonId.value, membership }
-          const ack: JoinAck = { ...position, role: membership.as }
+          const ack: JoinAck = { ...position, role: membership.as, presence: present }
           return {
             ack,
             command: (type: string, data: unknown): Effect.Effect<unknown, CodedError> => {
