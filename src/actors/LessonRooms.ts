@@ -77,6 +77,8 @@ export class LessonRooms extends Effect.Service<LessonRooms>()("lectern/LessonRo
         entry.idle = Option.some(
           yield* Effect.sleep(realtime.roomIdleTtl).pipe(
             Effect.zipRight(Effect.suspend(() => entry.refs === 0 ? stop(lessonId, entry) : Effect.void)),
+            // Forked from a finalizer (uninterruptible): the timer itself must be cancellable.
+            Effect.interruptible,
             Effect.forkIn(outer)
           )
         )

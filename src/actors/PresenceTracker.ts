@@ -79,16 +79,16 @@ export class PresenceTracker extends Effect.Service<PresenceTracker>()("lectern/
     const list = (lessonId: LessonId) => store.list(roomKey(lessonId))
 
     /** Refreshes local entries, then reaps and announces expired ones (ghosts of dead processes). */
-    const sweep = Effect.forEach([...local.entries()], ([lessonId, entries]) =>
+    const sweep = Effect.suspend(() => Effect.forEach([...local.entries()], ([lessonId, entries]) =>
       Effect.gen(function*() {
         yield* store.touch(roomKey(lessonId), [...entries.keys()], ttl)
         const ghosts = yield* store.reap(roomKey(lessonId))
         for (const ghost of ghosts) {
           yield* log.publishEphemeral(lessonId, "presence.leave", { ...ghost, reason: "timeout" })
         }
-      }), { discard: true })
+      }), { discard: true }))
 
-    yield* Effect.suspend(() => sweep).pipe(
+    yield* sweep.pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("presence sweep failed; retrying next beat", cause)),
       Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Duration.toMillis(ttl) / 3)))),
       Effect.forkScoped
