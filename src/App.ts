@@ -9,6 +9,7 @@ import * as JobQueue from "./actors/JobQueue.ts"
 import * as LessonChannel from "./actors/LessonChannel.ts"
 import { LessonRooms } from "./actors/LessonRooms.ts"
 import { PresenceTracker } from "./actors/PresenceTracker.ts"
+import * as RoomCommands from "./actors/RoomCommands.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
@@ -29,6 +30,9 @@ import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
 import { RoomLog } from "./services/RoomLog.ts"
+import { Board } from "./services/Board.ts"
+import { BoardSnapshots } from "./services/BoardSnapshots.ts"
+import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -84,8 +88,14 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** Lesson rooms' durable side: the event log, chat and whiteboard. */
+export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
+  Layer.provideMerge(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default)),
+  Layer.provide(LessonAccess.Default)
+)
+
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
-export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make()]).pipe(
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers)]).pipe(
   Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
 )
 
@@ -98,7 +108,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
-    RoomLog.Default,
+    RoomsLive,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,

@@ -57,9 +57,10 @@ const Status = Schema.Struct({ status: Schema.Literal("online", "away") })
 // Attempts at joining the room after reading the gap from the log (the ring can move on meanwhile).
 const joinAttempts = 3
 
-/** Builds the `lesson` channel kind with `extra` command handlers (chat, board, presence …). */
-export const make = (extra: Readonly<Record<string, CommandHandler>> = {}) =>
+/** Builds the `lesson` channel kind with the command handlers `extra` builds (chat, board …). */
+export const make = <E, R>(extraHandlers: Effect.Effect<Readonly<Record<string, CommandHandler>>, E, R>) =>
   Effect.gen(function*() {
+    const extra = yield* extraHandlers
     const access = yield* LessonAccess
     const rooms = yield* LessonRooms
     const log = yield* RoomLog

@@ -24,6 +24,7 @@ import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
+import { RoomHttpLive } from "./RoomHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
@@ -38,7 +39,8 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     FeatureFlagsHttpLive,
     JobsHttpLive,
     NotificationsHttpLive,
-    PushHttpLive
+    PushHttpLive,
+    RoomHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )

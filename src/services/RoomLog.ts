@@ -29,8 +29,8 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
   })
 }) {}
 
-/** bigint columns arrive as strings from Postgres. */
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
+/** A bigint column (Postgres sends them as strings) as a number. */
+export const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const HeadRow = Schema.Struct({ epoch: Schema.String, seq: DbInt })
 const EventRow = Schema.Struct({
   seq: DbInt,
