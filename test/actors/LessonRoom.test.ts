@@ -9,8 +9,9 @@ import { connected, type Frame, request, type TestSocket } from "../support/Ws.t
 
 const config = realtimeConfig({ roomRingSize: 16, roomIdleTtl: Duration.millis(300) })
 
+/** Durable events of a channel (presence and typing carry no seq). */
 const events = (socket: TestSocket, channel: string) =>
-  socket.frames.filter((f) => f.t === "event" && f.channel === channel)
+  socket.frames.filter((f) => f.t === "event" && f.channel === channel && f.seq !== undefined)
 const seqs = (frames: ReadonlyArray<Frame>) => frames.map((f) => f.seq)
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
@@ -56,6 +57,10 @@ describe(`Lesson rooms over WebSocket (${backendLabel})`, () => {
         yield* Effect.sleep("100 millis")
         expect(stranger.frames.filter((f) => f.t === "event")).toEqual([])
         expect(otherTutor.frames.filter((f) => f.t === "event")).toEqual([])
+        // Presence: the tutor saw the student join; the stranger never appeared.
+        const joins = tutor.frames.filter((f) => f.type === "presence.join").map((f) => (f.data as { userId: string }).userId)
+        expect(joins).toContain(cast.student.user.id)
+        expect(joins).not.toContain(cast.otherStudent.user.id)
       }))
 
     it.scoped("recovery: from the ring, from the log beyond the ring, and a reset for another epoch", () =>
