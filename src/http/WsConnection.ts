@@ -38,6 +38,7 @@ interface Joined {
   readonly scope: Scope.CloseableScope
   /** Encoded events that arrived before the subscribe was acknowledged. */
   pending: Array<Uint8Array> | undefined
+  pendingBytes: number
   subscription: ChannelSubscription | undefined
 }
 
@@ -163,7 +164,9 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
       if (joined === undefined) return
       if (joined.pending === undefined) return write(frame)
       joined.pending.push(frame)
-      if (joined.pending.length * 64 > config.outboundLimitBytes) closeNow(CloseCodes.SLOW_CONSUMER, "slow consumer")
+      joined.pendingBytes += frame.byteLength
+      // Held-back events count against the same outbound limit as written ones.
+      if (joined.pendingBytes + ws.bufferedAmount > config.outboundLimitBytes) closeNow(CloseCodes.SLOW_CONSUMER, "slow consumer")
     }
 
     const leave = (channel: string) =>
@@ -181,7 +184,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         if (parsed === undefined || kind === undefined) return yield* new UnknownChannel({ channel: frame.channel })
         if (channels.has(frame.channel)) return yield* new ChannelAlreadySubscribed({ channel: frame.channel })
         const scope = yield* Scope.make()
-        const joined: Joined = { scope, pending: [], subscription: undefined }
+        const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined }
         channels.set(frame.channel, joined)
         const attached = yield* kind.subscribe(connection, parsed.id, { recover: frame.recover }).pipe(
           Scope.extend(scope),
