@@ -114,7 +114,14 @@ const openWs = (url: string, onMessage: (data: Buffer) => void) =>
 
 // --- Lectern -------------------------------------------------------------------
 
-const lecternSystem = async (adminUrl: string, roomCount: number): Promise<System> => {
+/**
+ * Lectern with `mode`: "durable" publishes chat.send commands (each message
+ * committed to PostgreSQL with its room seq before fan-out); "ephemeral" publishes
+ * typing commands (Bus only), the same fan-out path without the database. Typing
+ * events carry no timestamp, so their send times are remembered per room, in order.
+ */
+const lecternSystem = async (adminUrl: string, roomCount: number, mode: "durable" | "ephemeral"): Promise<System> => {
+  const sentTimes: Array<Array<number>> = Array.from({ length: roomCount }, () => [])
   const name = `bench_fanout_${randomBytes(3).toString("hex")}`
   const admin = ManagedRuntime.make(PgClient.layer({ url: Redacted.make(adminUrl), maxConnections: 1 }))
   await admin.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE DATABASE ${name}`)))
@@ -188,13 +195,18 @@ const lecternSystem = async (adminUrl: string, roomCount: number): Promise<Syste
   }
 
   return {
-    name: "Lectern",
+    name: mode === "durable" ? "Lectern (chat.send, durable)" : "Lectern (typing, ephemeral)",
     pid: child.pid ?? 0,
     subscriber: async (room, onMessage) => {
+      let received = 0
+      const times = sentTimes[room] ?? []
       const { ws } = await join(seeded.studentToken, room, (frame) => {
-        if (frame.t === "event" && frame.type === "chat.created") {
+        if (frame.t !== "event") return
+        if (mode === "durable" && frame.type === "chat.created") {
           const data = frame.data as { body?: unknown }
           onMessage(Number(data.body))
+        } else if (mode === "ephemeral" && frame.type === "typing") {
+          onMessage(times[received++] ?? Number.NaN)
         }
       })
       return () => ws.terminate()
@@ -213,7 +225,12 @@ const lecternSystem = async (adminUrl: string, roomCount: number): Promise<Syste
               waiting.delete(id)
               resolve()
             })
-            ws.send(packr.pack({ t: "cmd", id, channel, type: "chat.send", data: { body: String(sentAt) } }))
+            if (mode === "durable") {
+              ws.send(packr.pack({ t: "cmd", id, channel, type: "chat.send", data: { body: String(sentAt) } }))
+            } else {
+              sentTimes[room]?.push(sentAt)
+              ws.send(packr.pack({ t: "cmd", id, channel, type: "typing", data: { typing: true } }))
+            }
           }),
         close: () => ws.terminate()
       }
@@ -399,7 +416,13 @@ export default async function bench(args: ReadonlyArray<string>) {
   const o = options(args)
   console.log(`fan-out: ${o.rooms} rooms × ${o.subs} subscribers, ${o.messages} messages per room; latency at 10 msg/s per room for ${o.seconds} s; ${o.idle} idle connections`)
   const results: Array<{ name: string; r: Awaited<ReturnType<typeof measure>> }> = []
-  for (const make of [() => rawSystem(), () => socketIoSystem(), () => lecternSystem(adminUrl, o.rooms)]) {
+  const systems = [
+    () => rawSystem(),
+    () => socketIoSystem(),
+    () => lecternSystem(adminUrl, o.rooms, "ephemeral"),
+    () => lecternSystem(adminUrl, o.rooms, "durable")
+  ]
+  for (const make of systems) {
     const system = await make()
     try {
       results.push({ name: system.name, r: await measure(system, o) })

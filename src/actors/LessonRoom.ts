@@ -93,17 +93,20 @@ export const make = (
           epoch = event.epoch
           ring.length = 0
         }
-        seq = event.seq
         const frame = encodeFrame({ t: "event", channel, type: event.type, data: event.data, seq: event.seq, epoch })
-        if (ringSize > 0) {
+        if (ringSize > 0 && (ring[ring.length - 1]?.seq ?? 0) < event.seq) {
           ring.push({ seq: event.seq, frame })
           if (ring.length > ringSize) ring.shift()
         }
+        // The position advances only once everyone had the event: a restart after a failure
+        // mid-fan-out delivers it again (clients drop the duplicate by seq) rather than losing it.
         return Effect.forEach(
           members.values(),
           (m) => m.skipUntil >= event.seq ? Effect.void : deliver(m, frame),
           { discard: true }
-        )
+        ).pipe(Effect.zipRight(Effect.sync(() => {
+          seq = event.seq
+        })))
       })
 
     const onJoin = (conn: Connection, from: RoomPosition | undefined) =>
