@@ -33,6 +33,12 @@ export interface Connection {
    * channel whose subscribe is not yet acknowledged are held back until the ack.
    */
   readonly deliver: (channel: string, frame: Uint8Array) => Effect.Effect<void>
+  /**
+   * `deliver` as a plain synchronous call that never throws, for fan-out loops
+   * already inside one `Effect.sync` (one Effect per subscriber per event is
+   * measurable at room sizes of hundreds). Optional: fakes may leave it out.
+   */
+  readonly unsafeDeliver?: (channel: string, frame: Uint8Array) => void
   /** Closes this connection with a WebSocket close code and reason. */
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }

@@ -80,11 +80,23 @@ export const make = (
 
     const deliver = (member: Member, frame: Uint8Array) => member.conn.deliver(channel, frame)
 
+    /** Writes `frame` to every member past `skipUntil` — synchronously where the connection allows. */
+    const fanOut = (frame: Uint8Array, seq: number) =>
+      Effect.suspend(() => {
+        const slow: Array<Member> = []
+        for (const member of members.values()) {
+          if (member.skipUntil >= seq) continue
+          if (member.conn.unsafeDeliver === undefined) slow.push(member)
+          else member.conn.unsafeDeliver(channel, frame)
+        }
+        return slow.length === 0 ? Effect.void : Effect.forEach(slow, (m) => deliver(m, frame), { discard: true })
+      })
+
     const onEvent = (event: RoomEvent) =>
       Effect.suspend(() => {
         if (event.seq === 0) {
-          const frame = encodeFrame({ t: "event", channel, type: event.type, data: event.data })
-          return Effect.forEach(members.values(), (m) => deliver(m, frame), { discard: true })
+          // Ephemeral: no position, every member gets it.
+          return fanOut(encodeFrame({ t: "event", channel, type: event.type, data: event.data }), Number.POSITIVE_INFINITY)
         }
         // Already delivered (re-read after a restart).
         if (event.epoch === epoch && event.seq <= seq) return Effect.void
@@ -100,11 +112,7 @@ export const make = (
         }
         // The position advances only once everyone had the event: a restart after a failure
         // mid-fan-out delivers it again (clients drop the duplicate by seq) rather than losing it.
-        return Effect.forEach(
-          members.values(),
-          (m) => m.skipUntil >= event.seq ? Effect.void : deliver(m, frame),
-          { discard: true }
-        ).pipe(Effect.zipRight(Effect.sync(() => {
+        return fanOut(frame, event.seq).pipe(Effect.zipRight(Effect.sync(() => {
           seq = event.seq
         })))
       })

@@ -157,6 +157,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
           deliverNow(event.channel, frame)
         }),
       deliver: (channel, frame) => Effect.sync(() => deliverNow(channel, frame)),
+      unsafeDeliver: deliverNow,
       close
     }
     function deliverNow(channel: string, frame: Uint8Array) {
@@ -196,7 +197,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         joined.pending = undefined
         for (const bytes of held ?? []) write(bytes)
       }).pipe(
-        Effect.withSpan("ws.subscribe", { attributes: spanAttributes(frame.channel, user) })
+        Effect.withSpan("ws.subscribe", { attributes: spanAttributes(frame.channel, user), captureStackTrace: false })
       )
 
     const command = (frame: Extract<ClientFrame, { t: "cmd" }>) =>
@@ -205,8 +206,10 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         if (subscription === undefined) return yield* new ChannelNotSubscribed({ channel: frame.channel })
         return yield* subscription.command(frame.type, frame.data)
       }).pipe(
+        // No stack capture: this runs per command on the hot path, and the frame says where it came from.
         Effect.withSpan("ws.command", {
           kind: "server",
+          captureStackTrace: false,
           attributes: { ...spanAttributes(frame.channel, user), "ws.command.type": frame.type, "ws.frame.id": frame.id }
         })
       )
