@@ -40,6 +40,7 @@ import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
 import { JobRetention } from "./services/JobRetention.ts"
+import { RoomRetention } from "./services/RoomRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
@@ -112,6 +113,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
+    RoomRetention.Default,
     NotificationsLive
   ).pipe(
     Layer.provide(JwtSecret.layer),

@@ -181,6 +181,16 @@ export const ImportResult = Schema.Struct({
 /** @see ImportResult */
 export type ImportResult = typeof ImportResult.Type
 
+/** The board holds `limit` live elements: no more can be added. */
+export class BoardFull extends Schema.TaggedError<BoardFull>()("BoardFull", {
+  limit: Schema.optional(Schema.Int)
+}) {
+  readonly code = "BOARD_FULL" as const
+  override get message() {
+    return `The board is full (at most ${this.limit ?? "the maximum number of"} elements); delete some first`
+  }
+}
+
 /** The import cannot be used as a board (duplicate element ids). */
 export class BoardSnapshotInvalid extends Schema.TaggedError<BoardSnapshotInvalid>()("BoardSnapshotInvalid", {
   fields: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })

@@ -59,6 +59,7 @@ export const ErrorCodes = {
   // lesson rooms: chat and whiteboard
   MESSAGE_NOT_FOUND: { status: 404, description: "No chat message with this id in this lesson." },
   MESSAGE_DELETED: { status: 409, description: "The chat message was deleted and can no longer be edited." },
+  BOARD_FULL: { status: 409, description: "The board already holds the most elements a board may have; delete some first." },
   BOARD_SNAPSHOT_INVALID: {
     status: 400,
     description: "An imported board snapshot is unusable (too many elements, duplicate element ids); `fields` says why."

@@ -11,6 +11,7 @@ import { storeCall } from "../layers/SqlErrors.ts"
 import {
   type ApplyResult,
   BoardElement,
+  BoardFull,
   type BoardOp,
   BoardOpRecord,
   type BoardOps,
@@ -25,7 +26,7 @@ import { type LessonId, UserId } from "../schemas/Ids.ts"
 import type { Actor } from "./Chat.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { LessonAccess } from "./LessonAccess.ts"
-import { BoardSnapshots } from "./BoardSnapshots.ts"
+import { BoardOptions, BoardSnapshots } from "./BoardSnapshots.ts"
 import { DbInt, RoomLog } from "./RoomLog.ts"
 
 const PropsJson = Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
@@ -46,6 +47,7 @@ const live = (row: ElementRow | undefined) => (row === undefined || row.deleted 
 const OpRow = Schema.Struct({ ...BoardOpRecord.fields, version: DbInt, props: Schema.NullOr(PropsJson), at: Schema.DateTimeUtcFromDate })
 const decodeOps = Schema.decodeUnknown(Schema.Array(OpRow))
 const encodeElement = Schema.encode(BoardElement)
+const decodeCount = Schema.decodeUnknown(Schema.Array(Schema.Struct({ count: Schema.Int })))
 const decodeEarlier = Schema.decodeUnknown(Schema.Array(Schema.Struct({ version: DbInt, elementId: Schema.String })))
 const TimelineCursor = Schema.Struct({ seq: Schema.Int })
 
@@ -82,6 +84,17 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
         Effect.map((rows) => rows[0])
       )
 
+    /** Fails with `BoardFull` unless `more` live elements still fit (under the room lock, so the count holds). */
+    const ensureRoom = (lessonId: LessonId, more: number) =>
+      Effect.gen(function*() {
+        const { maxElements } = yield* BoardOptions
+        const rows = yield* sql`
+          SELECT count(*)::int AS count FROM board_elements WHERE lesson_id = ${lessonId} AND NOT deleted`.pipe(
+          Effect.flatMap(decodeCount)
+        )
+        if ((rows[0]?.count ?? 0) + more > maxElements) return yield* new BoardFull({ limit: maxElements })
+      })
+
     /**
      * Applies one op as `actor`. `conflict` (an add of an existing id, an update or
      * delete of a missing or deleted element, or a `baseVersion` older than a change
@@ -113,6 +126,7 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
           if (conflict) {
             return yield* new Settled({ result: { outcome: "conflict", version: current?.version ?? 0, element: live(current) } })
           }
+          if (op.kind === "add") yield* ensureRoom(lessonId, 1)
           const props = op.kind === "add"
             ? op.props ?? {}
             : op.kind === "update"
@@ -263,6 +277,8 @@ export class Board extends Effect.Service<Board>()("lectern/Board", {
               }
             }
           }
+          const added = writes.filter((w) => !w.deleted && current.get(w.id)?.deleted !== false).length
+          if (added > removed) yield* ensureRoom(lessonId, added - removed)
           if (writes.length > 0) {
             yield* sql`
               INSERT INTO board_elements (lesson_id, element_id, props, version, updated_by, deleted)

@@ -18,7 +18,9 @@ import { DbInt } from "./RoomLog.ts"
 export class BoardOptions extends Context.Reference<BoardOptions>()("lectern/BoardOptions", {
   defaultValue: () => ({
     /** Refresh the materialized snapshot once the board has changed this many room seqs past it. */
-    snapshotEvery: 100
+    snapshotEvery: 100,
+    /** The most live elements one board may hold (bounds snapshots, exports and a misbehaving client). */
+    maxElements: 10_000
   })
 }) {}
 

@@ -1,9 +1,9 @@
 /**
  * Lesson chat: send (idempotent per author and client message id), edit and
  * delete (the author, or the lesson's tutor or an admin), and history (newest
- * first, by creation seq). Each write is one transaction — authorize, write the
- * row, number the room event — and the event is published after commit. Inputs
- * are already decoded with the schemas in `schemas/Chat.ts`.
+ * first, by creation seq). Each write checks access, then in one transaction takes
+ * the room seq, writes the row and the room event; the event is published after
+ * commit. Inputs are already decoded with the schemas in `schemas/Chat.ts`.
  */
 import { SqlClient } from "@effect/sql"
 import { Data, Effect, Schema } from "effect"

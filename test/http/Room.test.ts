@@ -193,6 +193,12 @@ describe(`lesson room REST (${backendLabel})`, () => {
         const bytes = Buffer.from(yield* Effect.promise(() => gz.arrayBuffer()))
         expect(JSON.parse(gunzipSync(bytes).toString("utf8"))).toEqual(json.json)
         expect(outcome(yield* call("GET", `${base}/board/snapshot?format=zip`, { token: bob.token }))).toEqual([400, "VALIDATION_ERROR"])
+        // The OpenAPI document announces both representations.
+        const doc = (yield* call("GET", "/openapi.json")).json as {
+          paths: Record<string, { get: { responses: Record<string, { content: Record<string, unknown> }> } }>
+        }
+        expect(Object.keys(doc.paths["/api/v1/lessons/{id}/board/snapshot"]?.get.responses["200"]?.content ?? {}).sort())
+          .toEqual(["application/gzip", "application/json"])
         expect(outcome(yield* call("GET", `${base}/board/snapshot?format=gzip`, { token: otherTutor.token }))).toEqual([404, "LESSON_NOT_FOUND"])
 
         const timeline = yield* call("GET", `${base}/board/timeline?limit=2`, { token: ann.token })

@@ -179,6 +179,25 @@ describe(`Board (${backendLabel})`, () => {
         expect(yield* stored).toEqual([{ version: 3 }])
         yield* board.apply(ann, lessonId, op({ kind: "add", elementId: "e6", props: { i: 6 } }))
         expect(yield* stored).toEqual([{ version: 6 }])
-      }).pipe(Effect.provideService(BoardOptions, { snapshotEvery: 3 })))
+      }).pipe(Effect.provideService(BoardOptions, { snapshotEvery: 3, maxElements: 10_000 })))
+
+    it.effect("a full board refuses adds and growing imports with BOARD_FULL, writing nothing", () =>
+      Effect.gen(function*() {
+        const board = yield* Board
+        const { tutor, ann, lessonId } = yield* room
+        for (const i of [1, 2, 3]) yield* board.apply(ann, lessonId, op({ kind: "add", elementId: `e${i}`, props: { i } }))
+        expect(yield* failureCode(board.apply(ann, lessonId, op({ kind: "add", elementId: "e4", props: {} })))).toBe("BOARD_FULL")
+        expect(yield* failureCode(board.importSnapshot(tutor, lessonId, { strategy: "merge", elements: [{ id: "n", props: {} }] })))
+          .toBe("BOARD_FULL")
+        expect(yield* headSeq(lessonId)).toBe(3)
+        // Updates still work, and a replace that keeps the count is fine.
+        expect((yield* board.apply(ann, lessonId, op({ kind: "update", elementId: "e1", props: { i: 9 } }))).outcome).toBe("applied")
+        expect((yield* board.importSnapshot(tutor, lessonId, {
+          strategy: "replace",
+          elements: [{ id: "x", props: {} }, { id: "y", props: {} }, { id: "z", props: {} }]
+        })).removed).toBe(3)
+        yield* board.apply(ann, lessonId, op({ kind: "delete", elementId: "x" }))
+        expect((yield* board.apply(ann, lessonId, op({ kind: "add", elementId: "e4", props: {} }))).outcome).toBe("applied")
+      }).pipe(Effect.provideService(BoardOptions, { snapshotEvery: 100, maxElements: 3 })))
   })
 })

@@ -8,6 +8,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/p
 import { Schema } from "effect"
 import {
   ApplyResult,
+  BoardFull,
   BoardOp,
   BoardOps,
   BoardOpsParams,
@@ -42,6 +43,7 @@ const MessageIdPath = HttpApiSchema.param("messageId", MessageId)
 
 const notFound = httpError(LessonNotFound, "LESSON_NOT_FOUND")
 const messageNotFound = httpError(MessageNotFound, "MESSAGE_NOT_FOUND")
+const boardFull = httpError(BoardFull, "BOARD_FULL")
 
 /** Query of `GET …/board/snapshot`. */
 export const SnapshotParams = RequestFields({
@@ -197,6 +199,7 @@ export class RoomApi extends HttpApiGroup.make("room")
       .addSuccess(ImportResult)
       .addError(notFound)
       .addError(httpError(BoardSnapshotInvalid, "BOARD_SNAPSHOT_INVALID"))
+      .addError(boardFull)
       .annotate(OpenApi.Summary, "Import a board snapshot: replace the board, or merge it last-writer-wins")
       .annotate(
         OpenApi.Description,
@@ -204,7 +207,8 @@ export class RoomApi extends HttpApiGroup.make("room")
           "`replace` makes the board exactly the imported elements (others are deleted); `merge` writes each " +
           "imported element unless the server's copy changed after the element's `version` (from the exported " +
           "snapshot; an element without one always wins). Up to 5000 elements with unique ids (duplicates: " +
-          "400 BOARD_SNAPSHOT_INVALID naming them), props up to 16 KiB each. The import is one room event " +
+          "400 BOARD_SNAPSHOT_INVALID naming them), props up to 16 KiB each; a merge that would take the board past " +
+          "10 000 live elements is refused (409 BOARD_FULL). The import is one room event " +
           "(`board.imported`) with one seq, the version of every element it wrote; live clients and deltas " +
           "across it reload the snapshot."
       )
@@ -221,6 +225,7 @@ export class RoomApi extends HttpApiGroup.make("room")
       .setPayload(BoardOp)
       .addSuccess(ApplyResult)
       .addError(notFound)
+      .addError(boardFull)
       .annotate(OpenApi.Summary, "Apply one board op (add, update or delete an element), last writer wins")
       .annotate(
         OpenApi.Description,
@@ -229,7 +234,7 @@ export class RoomApi extends HttpApiGroup.make("room")
           "version of the first application) or `conflict` (nothing written; the server's element and version are " +
           "returned): an add of an existing id, an update or delete of a missing or deleted element, or a " +
           "`baseVersion` older than a change by someone else. `update` merges `props` (null removes a key); props " +
-          "are a JSON object of at most 16 KiB."
+          "are a JSON object of at most 16 KiB. A board holds at most 10 000 live elements (409 BOARD_FULL)."
       )
       .annotate(
         OpenApi.Transform,
