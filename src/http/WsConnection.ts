@@ -51,8 +51,7 @@ interface Joined {
 
 // Inbound frames buffered per connection before the socket counts as flooding.
 const inboundCapacity = 256
-// Malformed frames tolerated in a burst, and refilled per second, before a policy close.
-const garbageBurst = 20
+// Malformed frames refilled per second (the burst is `malformedBurst`) before a policy close.
 const garbagePerSecond = 2
 
 /** Runs one accepted socket until it closes. Never fails: every problem ends in a close code. */
@@ -230,7 +229,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
 
     // ---- the frame loop ---------------------------------------------------------------
     const commands = yield* TokenBucket.make(config.commandBurst, config.commandRate)
-    const garbage = yield* TokenBucket.make(garbageBurst, garbagePerSecond)
+    const garbage = yield* TokenBucket.make(config.malformedBurst, garbagePerSecond)
 
     /** Answers `id` with the outcome of `effect`: an ack, or an error frame (defects are logged as INTERNAL). */
     const answer = (id: number, effect: Effect.Effect<unknown, CodedError>) =>

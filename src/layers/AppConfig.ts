@@ -62,6 +62,8 @@ export interface RealtimeConfig {
   /** Commands per second per connection (sustained) and the burst allowed on top. */
   readonly commandRate: number
   readonly commandBurst: number
+  /** Malformed frames tolerated in a burst (refilled at 2/s) before a policy close (4502). */
+  readonly malformedBurst: number
   /** How long a lesson room with no local subscriber stays loaded. */
   readonly roomIdleTtl: Duration.Duration
   /** Recent durable events each room keeps in memory for recovery. */
@@ -268,6 +270,7 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     outboundLimitBytes: integerIn("WS_OUTBOUND_LIMIT_BYTES", 16 * 1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
     commandRate: integerIn("WS_COMMAND_RATE", 1, 100_000, 50),
     commandBurst: integerIn("WS_COMMAND_BURST", 1, 100_000, 100),
+    malformedBurst: integerIn("WS_MALFORMED_BURST", 1, 100_000, 20),
     roomIdleTtl: duration("ROOM_IDLE_TTL", "30 seconds"),
     roomRingSize: integerIn("ROOM_RING_SIZE", 0, 100_000, 512),
     presenceTtl: duration("PRESENCE_TTL", "15 seconds")

@@ -14,6 +14,7 @@ export const realtimeConfig = (overrides: Partial<RealtimeConfig> = {}): Realtim
   outboundLimitBytes: 4 * 1024 * 1024,
   commandRate: 50,
   commandBurst: 100,
+  malformedBurst: 20,
   roomIdleTtl: Duration.seconds(30),
   roomRingSize: 512,
   presenceTtl: Duration.seconds(15),
