@@ -4,7 +4,13 @@
  * export or none. Only `main.ts`, the CLI and test stacks import this file.
  */
 import { Effect, Layer, Option } from "effect"
+import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
+import * as LessonChannel from "./actors/LessonChannel.ts"
+import { LessonRooms } from "./actors/LessonRooms.ts"
+import { PresenceTracker } from "./actors/PresenceTracker.ts"
+import * as RoomCommands from "./actors/RoomCommands.ts"
+import * as UserChannel from "./actors/UserChannel.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
@@ -13,6 +19,7 @@ import * as PushSender from "./layers/PushSender.ts"
 import { VapidKeys } from "./layers/VapidKeys.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
+import * as PresenceStore from "./layers/PresenceStore.ts"
 import { Migrations } from "./layers/Migrations.ts"
 import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
@@ -58,13 +65,15 @@ export const ObservabilityLive = Layer.unwrapEffect(
     ))
 )
 
-/** Redis (when `REDIS_URL` is set) and the Bus on top of it, else the in-memory Bus. */
+/** Redis (when `REDIS_URL` is set) with the Bus and presence on top of it, else both in memory. */
 export const MessagingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Option.match(config.redisUrl, {
-      onNone: () => Bus.layerMemory,
+      onNone: () => Layer.merge(Bus.layerMemory, PresenceStore.layerMemory),
       onSome: (url) =>
-        Bus.layerRedis.pipe(Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix })))
+        Layer.merge(Bus.layerRedis, PresenceStore.layerRedis).pipe(
+          Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix }))
+        )
     }))
 )
 
@@ -105,9 +114,14 @@ export const SyncLive = Sync.Default.pipe(
   Layer.provide(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default, LessonAccess.Default, NotificationsLive))
 )
 
+/** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers)]).pipe(
+  Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
+)
+
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
-  Layer.mergeAll(
+  ChannelKindsLive.pipe(Layer.provideMerge(Layer.mergeAll(
     Auth.Default,
     Users.Default,
     Tokens.Default,
@@ -125,7 +139,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),
     Layer.provideMerge(QueueLive)
-  )
+  )))
 
 /** Domain services over the infrastructure. */
 export const ServicesLive = servicesWith(PushLive)

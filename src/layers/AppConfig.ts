@@ -45,6 +45,8 @@ export interface AppConfigShape {
   readonly lessonReminderLead: Duration.Duration
   /** Offline sync (docs/sync.md). */
   readonly sync: SyncConfig
+  /** The WebSocket gateway, lesson rooms and presence (docs/protocol.md). */
+  readonly realtime: RealtimeConfig
 }
 
 /** Offline sync settings. */
@@ -53,6 +55,31 @@ export interface SyncConfig {
   readonly checkpointMaxAge: Duration.Duration
   /** A lesson further behind than this many room events is reset (snapshot) instead of replayed (at most RoomLog's recovery cap). */
   readonly pullEventsLimit: number
+}
+
+/** Realtime settings. */
+export interface RealtimeConfig {
+  /** A new socket must send its `connect` frame within this time. */
+  readonly authTimeout: Duration.Duration
+  /** How often clients are told to ping. */
+  readonly pingInterval: Duration.Duration
+  /** Silence after which a connection is closed with 4008. */
+  readonly pingTimeout: Duration.Duration
+  /** Largest inbound frame, in bytes. */
+  readonly maxFrameBytes: number
+  /** Bytes a connection may have queued for sending before it is closed as a slow consumer. */
+  readonly outboundLimitBytes: number
+  /** Commands per second per connection (sustained) and the burst allowed on top. */
+  readonly commandRate: number
+  readonly commandBurst: number
+  /** Malformed frames tolerated in a burst (refilled at 2/s) before a policy close (4502). */
+  readonly malformedBurst: number
+  /** How long a lesson room with no local subscriber stays loaded. */
+  readonly roomIdleTtl: Duration.Duration
+  /** Recent durable events each room keeps in memory for recovery. */
+  readonly roomRingSize: number
+  /** A presence entry expires this long after its last heartbeat (ghost removal after a crash). */
+  readonly presenceTtl: Duration.Duration
 }
 
 /** Background job settings. */
@@ -248,6 +275,19 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   sync: Config.all({
     checkpointMaxAge: duration("SYNC_CHECKPOINT_MAX_AGE", "30 days"),
     pullEventsLimit: integerIn("SYNC_PULL_EVENTS_LIMIT", 10, 1_000, 500)
+  }),
+  realtime: Config.all({
+    authTimeout: duration("WS_AUTH_TIMEOUT", "10 seconds"),
+    pingInterval: duration("WS_PING_INTERVAL", "20 seconds"),
+    pingTimeout: duration("WS_PING_TIMEOUT", "50 seconds"),
+    maxFrameBytes: integerIn("WS_MAX_FRAME_BYTES", 1024, 16 * 1024 * 1024, 64 * 1024),
+    outboundLimitBytes: integerIn("WS_OUTBOUND_LIMIT_BYTES", 16 * 1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+    commandRate: integerIn("WS_COMMAND_RATE", 1, 100_000, 50),
+    commandBurst: integerIn("WS_COMMAND_BURST", 1, 100_000, 100),
+    malformedBurst: integerIn("WS_MALFORMED_BURST", 1, 100_000, 20),
+    roomIdleTtl: duration("ROOM_IDLE_TTL", "30 seconds"),
+    roomRingSize: integerIn("ROOM_RING_SIZE", 0, 100_000, 512),
+    presenceTtl: duration("PRESENCE_TTL", "15 seconds")
   })
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {

@@ -76,6 +76,12 @@ export const ErrorCodes = {
   SYNC_CLIENT_REVOKED: { status: 403, description: "This sync client (device) was revoked; start over with a new client id." },
   SYNC_CLIENT_NOT_FOUND: { status: 404, description: "No sync client (device) with this id is visible to the caller." },
   SYNC_CLIENT_TAKEN: { status: 409, description: "This sync client id is registered to another account; make a new one." },
+  UNKNOWN_CHANNEL: { status: 404, description: "The channel name has no known kind (`lesson:<id>`, `user:<id>`, …)." },
+  UNKNOWN_COMMAND: { status: 400, description: "The channel does not accept a command of this type." },
+  CHANNEL_NOT_SUBSCRIBED: { status: 409, description: "Commands and unsubscribes need a subscription to the channel first." },
+  CHANNEL_ALREADY_SUBSCRIBED: { status: 409, description: "This connection is already subscribed to the channel." },
+  NOT_CONNECTED: { status: 401, description: "The first frame on a WebSocket must be `connect` with an access token." },
+  PROTOCOL_VERSION_UNSUPPORTED: { status: 400, description: "The client speaks a protocol version this server does not support." },
   // generic
   CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },
