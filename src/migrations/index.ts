@@ -5,10 +5,12 @@
 import accounts from "./0001_accounts.ts"
 import lessonsFlags from "./0002_lessons_flags.ts"
 import jobsNotifications from "./0005_jobs_notifications.ts"
+import calls from "./0007_calls.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
 export const migrations = {
   "0001_accounts": accounts,
   "0002_lessons_flags": lessonsFlags,
-  "0005_jobs_notifications": jobsNotifications
+  "0005_jobs_notifications": jobsNotifications,
+  "0007_calls": calls
 }

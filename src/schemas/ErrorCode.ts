@@ -61,6 +61,16 @@ export const ErrorCodes = {
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },
   FRAME_TOO_LARGE: { status: 413, description: "A WebSocket frame exceeds the frame size limit." },
   ROOM_BUSY: { status: 503, description: "A room's mailbox is full; retry shortly." },
+  // calls
+  CALL_NOT_FOUND: { status: 404, description: "The lesson has no live call (the host starts it)." },
+  CALL_FULL: { status: 409, description: "The call already has its maximum number of participants." },
+  CALL_REMOVED: { status: 403, description: "The host removed you from this call; you cannot rejoin it." },
+  CALL_LESSON_CLOSED: { status: 409, description: "The lesson is cancelled or finished, so it cannot have a call." },
+  SCREEN_SHARE_TAKEN: { status: 409, description: "Someone else is sharing their screen; only one share at a time." },
+  NOT_IN_CALL: { status: 409, description: "The sender (or the named participant) is not in the call; join first." },
+  SIGNAL_TARGET_UNKNOWN: { status: 400, description: "A signal's `to` is not a participant of the call (or is the sender)." },
+  GRANT_DENIED: { status: 403, description: "Your grants in this call do not allow publishing this media (or this host action)." },
+  UNKNOWN_SIGNAL: { status: 400, description: "A command on a `call:` channel has an unknown type." },
   // generic
   CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },
