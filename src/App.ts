@@ -18,6 +18,8 @@ import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
+import { Calls } from "./services/Calls.ts"
+import { IceServers } from "./services/IceServers.ts"
 import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
@@ -87,7 +89,9 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
-    NotificationsLive
+    NotificationsLive,
+    Calls.Default.pipe(Layer.provide(LessonAccess.Default)),
+    IceServers.Default
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),

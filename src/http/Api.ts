@@ -5,6 +5,7 @@
  */
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, MeApi } from "./api/AuthApi.ts"
+import { CallsApi } from "./api/CallsApi.ts"
 import { CommonErrors } from "./api/CommonErrors.ts"
 import { FeatureFlagsApi } from "./api/FeatureFlagsApi.ts"
 import { HealthApi } from "./api/HealthApi.ts"
@@ -28,6 +29,7 @@ export class Api extends HttpApi.make("lectern")
   .add(JobsApi)
   .add(NotificationsApi)
   .add(PushApi)
+  .add(CallsApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)
