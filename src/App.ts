@@ -18,6 +18,7 @@ import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
+import { CallEvents } from "./services/CallEvents.ts"
 import { Calls } from "./services/Calls.ts"
 import { IceServers } from "./services/IceServers.ts"
 import { FeatureFlags } from "./services/FeatureFlags.ts"
@@ -91,7 +92,8 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     JobRetention.Default,
     NotificationsLive,
     Calls.Default.pipe(Layer.provide(LessonAccess.Default)),
-    IceServers.Default
+    IceServers.Default,
+    CallEvents.Default
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),
