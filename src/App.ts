@@ -4,7 +4,9 @@
  * export or none. Only `main.ts`, the CLI and test stacks import this file.
  */
 import { Effect, Layer, Option } from "effect"
+import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
+import * as UserChannel from "./actors/UserChannel.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
@@ -25,6 +27,7 @@ import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
+import { RoomLog } from "./services/RoomLog.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -78,15 +81,19 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make])
+
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
-  Layer.mergeAll(
+  ChannelKindsLive.pipe(Layer.provideMerge(Layer.mergeAll(
     Auth.Default,
     Users.Default,
     Tokens.Default,
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
+    RoomLog.Default,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
@@ -98,7 +105,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),
     Layer.provideMerge(QueueLive)
-  )
+  )))
 
 /** Domain services over the infrastructure. */
 export const ServicesLive = servicesWith(PushLive)

@@ -16,6 +16,7 @@ import { CallsHttpLive } from "./CallsHttp.ts"
 import { Drain } from "./Drain.ts"
 import { ErrorEdgeLive } from "./ErrorEdge.ts"
 import { FeatureFlagsHttpLive } from "./FeatureFlagsHttp.ts"
+import * as Gateway from "./Gateway.ts"
 import { HealthHttpLive } from "./HealthHttp.ts"
 import { LessonsHttpLive } from "./LessonsHttp.ts"
 import { JobsHttpLive } from "./JobsHttp.ts"
@@ -109,7 +110,9 @@ const idleGrace = Duration.millis(500)
 
 const listenOn = (listen: { readonly port: number; readonly host: string }) => {
   const server = createServer()
-  return shutdownSequence(server).pipe(
+  // The gateway is built last so it is finalized first: sockets get their 4001 before HTTP drains.
+  return Gateway.layer(server).pipe(
+    Layer.provideMerge(shutdownSequence(server)),
     Layer.provideMerge(serve),
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(() => server, listen)),

@@ -43,6 +43,8 @@ export interface AppConfigShape {
   readonly push: PushConfig
   /** How long before a lesson starts its participants get a reminder. */
   readonly lessonReminderLead: Duration.Duration
+  /** The WebSocket gateway, lesson rooms and presence (docs/protocol.md). */
+  readonly realtime: RealtimeConfig
   /** Lesson calls (docs/calls.md). */
   readonly calls: CallsConfig
 }
@@ -65,6 +67,29 @@ export interface CallsConfig {
   readonly maxParticipants: number
   /** Signaling log entries are deleted after this long. */
   readonly logRetention: Duration.Duration
+}
+
+/** Realtime settings. */
+export interface RealtimeConfig {
+  /** A new socket must send its `connect` frame within this time. */
+  readonly authTimeout: Duration.Duration
+  /** How often clients are told to ping. */
+  readonly pingInterval: Duration.Duration
+  /** Silence after which a connection is closed with 4008. */
+  readonly pingTimeout: Duration.Duration
+  /** Largest inbound frame, in bytes. */
+  readonly maxFrameBytes: number
+  /** Bytes a connection may have queued for sending before it is closed as a slow consumer. */
+  readonly outboundLimitBytes: number
+  /** Commands per second per connection (sustained) and the burst allowed on top. */
+  readonly commandRate: number
+  readonly commandBurst: number
+  /** How long a lesson room with no local subscriber stays loaded. */
+  readonly roomIdleTtl: Duration.Duration
+  /** Recent durable events each room keeps in memory for recovery. */
+  readonly roomRingSize: number
+  /** A presence entry expires this long after its last heartbeat (ghost removal after a crash). */
+  readonly presenceTtl: Duration.Duration
 }
 
 /** Background job settings. */
@@ -283,6 +308,18 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     idleTimeout: duration("CALL_IDLE_TIMEOUT", "15 minutes"),
     maxParticipants: integerIn("CALL_MAX_PARTICIPANTS", 2, 50, 10),
     logRetention: duration("CALL_LOG_RETENTION", "30 days")
+  }),
+  realtime: Config.all({
+    authTimeout: duration("WS_AUTH_TIMEOUT", "10 seconds"),
+    pingInterval: duration("WS_PING_INTERVAL", "20 seconds"),
+    pingTimeout: duration("WS_PING_TIMEOUT", "50 seconds"),
+    maxFrameBytes: integerIn("WS_MAX_FRAME_BYTES", 1024, 16 * 1024 * 1024, 64 * 1024),
+    outboundLimitBytes: integerIn("WS_OUTBOUND_LIMIT_BYTES", 16 * 1024, 256 * 1024 * 1024, 4 * 1024 * 1024),
+    commandRate: integerIn("WS_COMMAND_RATE", 1, 100_000, 50),
+    commandBurst: integerIn("WS_COMMAND_BURST", 1, 100_000, 100),
+    roomIdleTtl: duration("ROOM_IDLE_TTL", "30 seconds"),
+    roomRingSize: integerIn("ROOM_RING_SIZE", 0, 100_000, 512),
+    presenceTtl: duration("PRESENCE_TTL", "15 seconds")
   })
 }).pipe(
   Config.map(({ databaseUrl, dataDir, ...rest }) => {

@@ -5,6 +5,7 @@
 import accounts from "./0001_accounts.ts"
 import lessonsFlags from "./0002_lessons_flags.ts"
 import jobsNotifications from "./0005_jobs_notifications.ts"
+import realtime from "./0006_realtime.ts"
 import calls from "./0007_calls.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
@@ -12,5 +13,6 @@ export const migrations = {
   "0001_accounts": accounts,
   "0002_lessons_flags": lessonsFlags,
   "0005_jobs_notifications": jobsNotifications,
+  "0006_realtime": realtime,
   "0007_calls": calls
 }

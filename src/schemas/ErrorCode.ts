@@ -61,6 +61,12 @@ export const ErrorCodes = {
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },
   FRAME_TOO_LARGE: { status: 413, description: "A WebSocket frame exceeds the frame size limit." },
   ROOM_BUSY: { status: 503, description: "A room's mailbox is full; retry shortly." },
+  UNKNOWN_CHANNEL: { status: 404, description: "The channel name has no known kind (`lesson:<id>`, `user:<id>`, …)." },
+  UNKNOWN_COMMAND: { status: 400, description: "The channel does not accept a command of this type." },
+  CHANNEL_NOT_SUBSCRIBED: { status: 409, description: "Commands and unsubscribes need a subscription to the channel first." },
+  CHANNEL_ALREADY_SUBSCRIBED: { status: 409, description: "This connection is already subscribed to the channel." },
+  NOT_CONNECTED: { status: 401, description: "The first frame on a WebSocket must be `connect` with an access token." },
+  PROTOCOL_VERSION_UNSUPPORTED: { status: 400, description: "The client speaks a protocol version this server does not support." },
   // calls
   CALL_NOT_FOUND: { status: 404, description: "The lesson has no live call (the host starts it)." },
   CALL_FULL: { status: 409, description: "The call already has its maximum number of participants." },

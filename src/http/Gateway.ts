@@ -1,0 +1,103 @@
+/**
+ * The realtime WebSocket endpoint at `/ws` on the HTTP server (docs/protocol.md).
+ * Owns accepting sockets (a `ws` server in `noServer` mode on the node server's
+ * upgrade event, so each socket's write buffer is visible for the outbound limit),
+ * the connection fibers, and closing every connection with 4001 on shutdown.
+ * What a connection does is in WsConnection.ts.
+ */
+import { Effect, FiberSet, Layer, Metric, Schedule } from "effect"
+import type { IncomingMessage, Server } from "node:http"
+import { randomBytes } from "node:crypto"
+import type { Duplex } from "node:stream"
+import { WebSocketServer, type WebSocket } from "ws"
+import { ChannelKinds } from "../actors/ChannelKind.ts"
+import { AppConfig } from "../layers/AppConfig.ts"
+import { encodeFrame } from "../schemas/FrameCodec.ts"
+import { CloseCodes } from "../schemas/Frames.ts"
+import { Tokens } from "../services/Tokens.ts"
+import { runConnection } from "./WsConnection.ts"
+
+/** The path of the WebSocket endpoint. */
+export const gatewayPath = "/ws"
+
+/** Open WebSocket connections of this process. */
+export const openConnections = Metric.gauge("lectern_ws_connections", { description: "Open WebSocket connections" })
+
+const isGatewayRequest = (request: IncomingMessage) => {
+  const url = request.url ?? ""
+  const path = url.indexOf("?") === -1 ? url : url.slice(0, url.indexOf("?"))
+  return path === gatewayPath
+}
+
+/**
+ * Serves `/ws` on `server`. Must be built after the HTTP app is attached: the
+ * platform handles every upgrade through the HttpApp, so this layer takes over
+ * the `upgrade` event and hands non-gateway upgrades to the previous listeners.
+ */
+export const layer = (server: Server) =>
+  Layer.scopedDiscard(
+    Effect.gen(function*() {
+      const { realtime: config } = yield* AppConfig
+      const kinds = yield* ChannelKinds
+      const tokens = yield* Tokens
+      const nodeId = randomBytes(6).toString("base64url")
+      let counter = 0
+      const sockets = new Set<WebSocket>()
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: config.maxFrameBytes,
+        perMessageDeflate: false,
+        clientTracking: false
+      })
+      const connections = yield* FiberSet.make<void>()
+      const run = yield* FiberSet.runtime(connections)<never>()
+
+      const accept = (ws: WebSocket) => {
+        const connectionId = `${nodeId}:${(++counter).toString(36)}`
+        sockets.add(ws)
+        ws.once("close", () => sockets.delete(ws))
+        run(
+          Metric.increment(openConnections).pipe(
+            Effect.zipRight(runConnection(ws, connectionId, { config, kinds, tokens })),
+            Effect.ensuring(Metric.incrementBy(openConnections, -1))
+          )
+        )
+      }
+
+      const previous = server.listeners("upgrade")
+      server.removeAllListeners("upgrade")
+      const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (isGatewayRequest(request)) {
+          socket.on("error", () => socket.destroy())
+          wss.handleUpgrade(request, socket, head, accept)
+          return
+        }
+        for (const listener of previous) listener.call(server, request, socket, head)
+      }
+      server.on("upgrade", onUpgrade)
+
+      yield* Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          server.off("upgrade", onUpgrade)
+          for (const listener of previous) server.on("upgrade", listener as (...args: Array<unknown>) => void)
+          // Tell every client to reconnect elsewhere, then end the connection fibers.
+          const notice = encodeFrame({ t: "disconnect", code: CloseCodes.SHUTDOWN, reason: "server shutting down", reconnect: true })
+          for (const ws of sockets) {
+            if (ws.readyState === ws.OPEN) {
+              ws.send(notice)
+              ws.close(CloseCodes.SHUTDOWN, "server shutting down")
+            }
+          }
+          // Give close frames a moment to reach clients before the sockets are cut.
+          yield* Effect.repeat(Effect.sync(() => sockets.size), {
+            schedule: Schedule.spaced("20 millis"),
+            until: (n) => n === 0
+          }).pipe(Effect.interruptible, Effect.timeoutOption("1 second"))
+          yield* FiberSet.clear(connections)
+          for (const ws of sockets) ws.terminate()
+          wss.close()
+        })
+      )
+      yield* Effect.logInfo("realtime gateway listening").pipe(Effect.annotateLogs({ path: gatewayPath, node_id: nodeId }))
+    })
+  )
