@@ -21,6 +21,7 @@ import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
 import { CallEvents } from "./services/CallEvents.ts"
+import { CallLogRetention } from "./services/CallLogRetention.ts"
 import { Calls } from "./services/Calls.ts"
 import { IceServers } from "./services/IceServers.ts"
 import { FeatureFlags } from "./services/FeatureFlags.ts"
@@ -98,7 +99,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     FeatureFlags.Default,
     JobRetention.Default,
     NotificationsLive,
-    Calls.Default.pipe(Layer.provide(LessonAccess.Default)),
+    CallLogRetention.Default.pipe(Layer.provideMerge(Calls.Default.pipe(Layer.provide(LessonAccess.Default)))),
     IceServers.Default,
     CallEvents.Default
   ).pipe(

@@ -191,14 +191,3 @@ export class CallLessonClosed extends Schema.TaggedError<CallLessonClosed>()("Ca
     return `A ${this.status ?? "closed"} lesson cannot have a call`
   }
 }
-
-/** A signal of a type the call channel does not know. */
-export class UnknownSignal extends Schema.TaggedError<UnknownSignal>()("UnknownSignal", {
-  type: Schema.optional(Schema.String)
-}) {
-  readonly code = "UNKNOWN_SIGNAL" as const
-  readonly fields = { type: "unknown signal type" }
-  override get message() {
-    return `Unknown call signal "${this.type ?? "?"}"`
-  }
-}

@@ -76,7 +76,6 @@ export const ErrorCodes = {
   NOT_IN_CALL: { status: 409, description: "The sender (or the named participant) is not in the call; join first." },
   SIGNAL_TARGET_UNKNOWN: { status: 400, description: "A signal's `to` is not a participant of the call (or is the sender)." },
   GRANT_DENIED: { status: 403, description: "Your grants in this call do not allow publishing this media (or this host action)." },
-  UNKNOWN_SIGNAL: { status: 400, description: "A command on a `call:` channel has an unknown type." },
   // generic
   CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },

@@ -20,6 +20,7 @@ import {
   CallLogPage,
   type CallLogParams,
   CallNotFound,
+  CallParticipant,
   CallRemoved,
   type CallRole,
   defaultGrants,
@@ -54,6 +55,9 @@ export const callSessionsEnded = (reason: CallEndReason) =>
 export const callParticipantsJoined = Metric.counter("lectern_call_participants_joined_total", {
   description: "Participants who joined a call"
 })
+
+/** Event data is plain (ISO times), the same on the Bus and on the wire. */
+const encodeParticipant = Schema.encodeSync(CallParticipant)
 
 const roleOf = (as: LessonRole): CallRole => as === "tutor" ? "HOST" : as === "student" ? "PARTICIPANT" : "VIEWER"
 
@@ -151,7 +155,7 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
         const after = yield* store.participant(row.id, userId)
         if (Option.isNone(after)) return yield* new NotInCall({})
         const participant = toParticipant(after.value)
-        yield* events.event(row.lessonId, "participant.updated", { participant })
+        yield* events.event(row.lessonId, "participant.updated", { participant: encodeParticipant(participant) })
         return participant
       })
 
@@ -227,7 +231,9 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
         const session = yield* view(Option.getOrElse(yield* store.liveSession(lessonId), () => row))
         const participant = session.participants.find((p) => p.userId === actor.id)
         if (replaced !== null) yield* events.broadcast(lessonId, { kind: "replaced", userId: actor.id, connectionId: replaced })
-        if (!wasPresent) yield* events.event(lessonId, "participant.joined", { participant })
+        if (!wasPresent && participant !== undefined) {
+          yield* events.event(lessonId, "participant.joined", { participant: encodeParticipant(participant) })
+        }
         return { session, replaced }
       }).pipe(storeCall, Effect.withSpan("Calls.join", { attributes: { lessonId } }))
 
