@@ -7,6 +7,8 @@ import { Effect, Layer, Option } from "effect"
 import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
+import * as CallChannel from "./actors/CallChannel.ts"
+import { WebRtcSessions } from "./actors/WebRtcSession.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
@@ -83,7 +85,14 @@ export const NotificationsLive = LessonReminders.Default.pipe(
 )
 
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
-export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make])
+export const ChannelKindsLive = ChannelKinds.layer<never, UserEvents | Calls | CallEvents | WebRtcSessions>([UserChannel.make, CallChannel.make])
+
+/** Lesson calls: rules and storage, ICE servers, the per-call actors, log retention. */
+export const CallsLive = WebRtcSessions.Default.pipe(
+  Layer.provideMerge(CallLogRetention.Default),
+  Layer.provideMerge(Layer.mergeAll(Calls.Default, IceServers.Default, CallEvents.Default)),
+  Layer.provide(LessonAccess.Default)
+)
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */
 export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSender | VapidKeys, E, R>) =>
@@ -99,9 +108,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     FeatureFlags.Default,
     JobRetention.Default,
     NotificationsLive,
-    CallLogRetention.Default.pipe(Layer.provideMerge(Calls.Default.pipe(Layer.provide(LessonAccess.Default)))),
-    IceServers.Default,
-    CallEvents.Default
+    CallsLive
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),
