@@ -33,7 +33,11 @@ export const make = Effect.gen(function*() {
         yield* Effect.acquireRelease(actor.attach(conn), () => actor.detach(conn))
         // Subscribed before the ack, so no signal sent after a join can be missed.
         const direct = yield* events.followDirect(lessonId.value, conn.user.id)
-        yield* direct.pipe(Stream.runForEach((signal) => actor.deliverDirect(conn, signal)), Effect.forkScoped)
+        yield* direct.pipe(
+          Stream.runForEach((signal) => actor.deliverDirect(conn, signal)),
+          Effect.interruptible,
+          Effect.forkScoped
+        )
         return {
           ack: encodeInfo(info),
           command: (type: string, data: unknown) => actor.command(conn, type, data)

@@ -82,7 +82,9 @@ export const make = (lessonId: LessonId) =>
             : Deferred.done(cmd.reply, exit)
         )
       )
-    yield* Queue.take(mailbox).pipe(Effect.flatMap(runOne), Effect.forever, Effect.forkScoped)
+    // The registry creates actors inside an (uninterruptible) acquire: fibers are made
+    // interruptible explicitly, or closing the actor's scope would wait on them forever.
+    yield* Queue.take(mailbox).pipe(Effect.flatMap(runOne), Effect.forever, Effect.interruptible, Effect.forkScoped)
 
     const onBroadcast = (message: CallBroadcast) =>
       Effect.gen(function*() {
@@ -112,12 +114,13 @@ export const make = (lessonId: LessonId) =>
         }
       })
     const broadcasts = yield* events.followBroadcast(lessonId)
-    yield* broadcasts.pipe(Stream.runForEach(onBroadcast), Effect.forkScoped)
+    yield* broadcasts.pipe(Stream.runForEach(onBroadcast), Effect.interruptible, Effect.forkScoped)
 
     // Timeouts: any process holding the call may end it; the database ends it once.
     yield* calls.expire(lessonId).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("call timeout check failed", cause)),
       Effect.repeat(Schedule.spaced(tickFor(config))),
+      Effect.interruptible,
       Effect.forkScoped
     )
 

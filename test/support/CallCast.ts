@@ -2,10 +2,11 @@
  * Seeding for call tests without HTTP: a lesson of a tutor with `students`
  * students, an admin, and a student of another tutor (who must not get in).
  */
-import { Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
+import type { CallsConfig } from "../../src/layers/AppConfig.ts"
 import type { User } from "../../src/schemas/Users.ts"
 import type { Actor } from "../../src/services/Calls.ts"
-import { createUser, link, scheduleLesson } from "./Seed.ts"
+import { createUser, link, scheduleLesson, signedIn } from "./Seed.ts"
 
 /** Everyone a call distinguishes, and the lesson. */
 export interface CallCast {
@@ -41,3 +42,31 @@ export const callCast = (students = 2) =>
       lesson: { id: lesson.id }
     } satisfies CallCast
   })
+
+/** The same cast signed in over HTTP (needs the server stack), for WebSocket tests. */
+export const signedInCallCast = (students = 2) =>
+  Effect.gen(function*() {
+    const tutor = yield* signedIn("tutor", { displayName: "Tutor" })
+    const pupils = yield* Effect.forEach(
+      Array.from({ length: students }, (_, i) => i),
+      (i) => signedIn("student", { displayName: `Student ${i + 1}` })
+    )
+    yield* Effect.forEach(pupils, (s) => link(tutor.user.id, s.user.id), { discard: true })
+    const admin = yield* signedIn("admin", { displayName: "Admin" })
+    const outsider = yield* signedIn("student", { displayName: "Outsider" })
+    const lesson = yield* scheduleLesson(tutor.user.id, pupils.map((p) => p.user.id))
+    return { tutor, students: pupils, admin, outsider, lesson }
+  })
+
+/** Call settings at their production defaults, with `overrides` (for test stacks). */
+export const callsConfig = (overrides: Partial<CallsConfig> = {}): CallsConfig => ({
+  iceUrls: [],
+  turnSecret: Option.none(),
+  turnTtl: Duration.hours(6),
+  maxLifetime: Duration.hours(4),
+  emptyTimeout: Duration.minutes(2),
+  idleTimeout: Duration.minutes(15),
+  maxParticipants: 10,
+  logRetention: Duration.days(30),
+  ...overrides
+})
