@@ -15,6 +15,7 @@ import { RoomBusy } from "../schemas/RealtimeErrors.ts"
 import { type CallBroadcast, type CallDirect, callChannel, CallEvents } from "../services/CallEvents.ts"
 import { Calls } from "../services/Calls.ts"
 import { IceServers } from "../services/IceServers.ts"
+import { callCommandTypes } from "../schemas/CallSignals.ts"
 import { handleCallCommand, signalCounter } from "./CallCommands.ts"
 import type { Connection } from "./ChannelKind.ts"
 
@@ -26,6 +27,8 @@ export const mailboxCapacity = 256
 
 /** Call actors alive in this process. */
 export const callActors = Metric.gauge("lectern_call_actors", { description: "Call session actors in this process" })
+
+const knownTypes: ReadonlySet<string> = new Set(callCommandTypes)
 
 interface Command {
   readonly conn: Connection
@@ -71,7 +74,8 @@ export const make = (lessonId: LessonId) =>
     // sender and the loop goes on (a defect is logged here, the supervision boundary).
     const runOne = (cmd: Command) =>
       handleCallCommand(ctx, cmd.conn, cmd.type, cmd.data).pipe(
-        Effect.tap(() => Metric.increment(signalCounter(cmd.type))),
+        // Counted whether accepted or refused; unknown types share one label (bounded cardinality).
+        Effect.ensuring(Metric.increment(signalCounter(knownTypes.has(cmd.type) ? cmd.type : "other"))),
         Effect.withSpan("WebRtcSession.signal", {
           attributes: { lessonId, "call.signal": cmd.type, "user.id": cmd.conn.user.id }
         }),
