@@ -6,6 +6,10 @@
 import { Effect, Layer, Option } from "effect"
 import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
+import * as LessonChannel from "./actors/LessonChannel.ts"
+import { LessonRooms } from "./actors/LessonRooms.ts"
+import { PresenceTracker } from "./actors/PresenceTracker.ts"
+import * as RoomCommands from "./actors/RoomCommands.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
 import * as CallChannel from "./actors/CallChannel.ts"
 import { WebRtcSessions } from "./actors/WebRtcSession.ts"
@@ -17,6 +21,7 @@ import * as PushSender from "./layers/PushSender.ts"
 import { VapidKeys } from "./layers/VapidKeys.ts"
 import { JwtSecret } from "./layers/JwtSecret.ts"
 import * as Logging from "./layers/Logging.ts"
+import * as PresenceStore from "./layers/PresenceStore.ts"
 import { Migrations } from "./layers/Migrations.ts"
 import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
@@ -31,6 +36,9 @@ import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
 import { Relations } from "./services/Relations.ts"
 import { RoomLog } from "./services/RoomLog.ts"
+import { Board } from "./services/Board.ts"
+import { BoardSnapshots } from "./services/BoardSnapshots.ts"
+import { Chat } from "./services/Chat.ts"
 import { JobAdmin } from "./services/JobAdmin.ts"
 import { LessonReminders } from "./services/LessonReminders.ts"
 import { NotificationPreferences } from "./services/NotificationPreferences.ts"
@@ -38,6 +46,7 @@ import { Notifications } from "./services/Notifications.ts"
 import { PushSubscriptions } from "./services/PushSubscriptions.ts"
 import { WebPush } from "./services/WebPush.ts"
 import { JobRetention } from "./services/JobRetention.ts"
+import { RoomRetention } from "./services/RoomRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
@@ -56,13 +65,15 @@ export const ObservabilityLive = Layer.unwrapEffect(
     ))
 )
 
-/** Redis (when `REDIS_URL` is set) and the Bus on top of it, else the in-memory Bus. */
+/** Redis (when `REDIS_URL` is set) with the Bus and presence on top of it, else both in memory. */
 export const MessagingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     Option.match(config.redisUrl, {
-      onNone: () => Bus.layerMemory,
+      onNone: () => Layer.merge(Bus.layerMemory, PresenceStore.layerMemory),
       onSome: (url) =>
-        Bus.layerRedis.pipe(Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix })))
+        Layer.merge(Bus.layerRedis, PresenceStore.layerRedis).pipe(
+          Layer.provideMerge(Redis.layer({ url, keyPrefix: config.redisKeyPrefix }))
+        )
     }))
 )
 
@@ -84,8 +95,16 @@ export const NotificationsLive = LessonReminders.Default.pipe(
   Layer.provide(UserEvents.Default)
 )
 
+/** Lesson rooms' durable side: the event log, chat and whiteboard. */
+export const RoomsLive = Layer.mergeAll(Chat.Default, Board.Default).pipe(
+  Layer.provideMerge(Layer.mergeAll(RoomLog.Default, BoardSnapshots.Default)),
+  Layer.provide(LessonAccess.Default)
+)
+
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
-export const ChannelKindsLive = ChannelKinds.layer<never, UserEvents | Calls | CallEvents | WebRtcSessions>([UserChannel.make, CallChannel.make])
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers), CallChannel.make]).pipe(
+  Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
+)
 
 /** Lesson calls: rules and storage, ICE servers, the per-call actors, log retention. */
 export const CallsLive = WebRtcSessions.Default.pipe(
@@ -103,10 +122,11 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     UserEvents.Default,
     LessonAccess.Default,
     Relations.Default,
-    RoomLog.Default,
+    RoomsLive,
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
+    RoomRetention.Default,
     NotificationsLive,
     CallsLive
   ).pipe(

@@ -33,6 +33,12 @@ export interface Connection {
    * channel whose subscribe is not yet acknowledged are held back until the ack.
    */
   readonly deliver: (channel: string, frame: Uint8Array) => Effect.Effect<void>
+  /**
+   * `deliver` as a plain synchronous call that never throws, for fan-out loops
+   * already inside one `Effect.sync` (one Effect per subscriber per event is
+   * measurable at room sizes of hundreds). Optional: fakes may leave it out.
+   */
+  readonly unsafeDeliver?: (channel: string, frame: Uint8Array) => void
   /** Closes this connection with a WebSocket close code and reason. */
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }
@@ -71,12 +77,18 @@ export class ChannelKinds extends Context.Tag("lectern/ChannelKinds")<ChannelKin
    * The registry made of `kinds` (each built by an effect with its own
    * dependencies); two kinds claiming one prefix is a start-up defect.
    */
-  static readonly layer = <E, R>(kinds: ReadonlyArray<Effect.Effect<ChannelKind, E, R>>) =>
+  static readonly layer = <const Kinds extends ReadonlyArray<Effect.Effect<ChannelKind, unknown, unknown>>>(
+    kinds: Kinds
+  ): Layer.Layer<
+    ChannelKinds,
+    Effect.Effect.Error<Kinds[number]>,
+    Exclude<Effect.Effect.Context<Kinds[number]>, Scope.Scope>
+  > =>
     Layer.scoped(
       ChannelKinds,
       Effect.gen(function*() {
         const registry = new Map<string, ChannelKind>()
-        for (const make of kinds) {
+        for (const make of kinds as ReadonlyArray<Effect.Effect<ChannelKind, Effect.Effect.Error<Kinds[number]>, Effect.Effect.Context<Kinds[number]>>>) {
           const kind = yield* make
           if (registry.has(kind.prefix)) return yield* Effect.dieMessage(`channel kind "${kind.prefix}" registered twice`)
           registry.set(kind.prefix, kind)

@@ -14,6 +14,7 @@ import { RelationsApi } from "./api/RelationsApi.ts"
 import { JobsApi } from "./api/JobsApi.ts"
 import { NotificationsApi } from "./api/NotificationsApi.ts"
 import { PushApi } from "./api/PushApi.ts"
+import { RoomApi } from "./api/RoomApi.ts"
 import { UsersApi } from "./api/UsersApi.ts"
 import { cleanOpenApi } from "./OpenApiDoc.ts"
 
@@ -29,6 +30,7 @@ export class Api extends HttpApi.make("lectern")
   .add(JobsApi)
   .add(NotificationsApi)
   .add(PushApi)
+  .add(RoomApi)
   .add(CallsApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)

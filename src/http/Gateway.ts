@@ -5,7 +5,7 @@
  * the connection fibers, and closing every connection with 4001 on shutdown.
  * What a connection does is in WsConnection.ts.
  */
-import { Effect, FiberSet, Layer, Metric, Schedule } from "effect"
+import { Clock, Duration, Effect, FiberSet, Layer, Metric, Schedule } from "effect"
 import type { IncomingMessage, Server } from "node:http"
 import { randomBytes } from "node:crypto"
 import type { Duplex } from "node:stream"
@@ -50,6 +50,17 @@ export const layer = (server: Server) =>
         clientTracking: false
       })
       const connections = yield* FiberSet.make<void>()
+      // One timer for every connection's ping watchdog and token expiry.
+      const ticks = new Set<(now: number) => void>()
+      const onTick = (tick: (now: number) => void) => {
+        ticks.add(tick)
+        return () => void ticks.delete(tick)
+      }
+      yield* Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => Effect.sync(() => { for (const tick of ticks) tick(now) })),
+        Effect.repeat(Schedule.spaced(Duration.millis(Math.min(1_000, Math.max(50, Duration.toMillis(config.pingTimeout) / 5))))),
+        Effect.forkScoped
+      )
       const run = yield* FiberSet.runtime(connections)<never>()
 
       const accept = (ws: WebSocket) => {
@@ -58,7 +69,7 @@ export const layer = (server: Server) =>
         ws.once("close", () => sockets.delete(ws))
         run(
           Metric.increment(openConnections).pipe(
-            Effect.zipRight(runConnection(ws, connectionId, { config, kinds, tokens })),
+            Effect.zipRight(runConnection(ws, connectionId, { config, kinds, tokens, onTick })),
             Effect.ensuring(Metric.incrementBy(openConnections, -1))
           )
         )

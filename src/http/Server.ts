@@ -25,6 +25,7 @@ import { PushHttpLive } from "./PushHttp.ts"
 import { appMiddleware } from "./Middleware.ts"
 import { RelationsHttpLive } from "./RelationsHttp.ts"
 import { RouteNoteLive } from "./RequestContext.ts"
+import { RoomHttpLive } from "./RoomHttp.ts"
 import { UsersHttpLive } from "./UsersHttp.ts"
 
 /** The API with every group's handlers (needs the services they use). */
@@ -40,6 +41,7 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     JobsHttpLive,
     NotificationsHttpLive,
     PushHttpLive,
+    RoomHttpLive,
     CallsHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])

@@ -1,11 +1,12 @@
 /**
  * One WebSocket connection, from the first byte to the close: authentication
  * within a deadline, the frame loop (subscribe / unsubscribe / command / ping /
- * token refresh), per-connection rate limits, the ping watchdog, token expiry,
+ * token refresh), per-connection rate limits, deadlines (auth, ping, token expiry
+ * on the gateway's shared tick),
  * and the bounded outbound path every event goes through. Channel semantics
  * belong to the `ChannelKind`s; this file only knows frames and sockets.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Either, Exit, FiberHandle, Option, Queue, Scope } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Option, Queue, Scope } from "effect"
 import { decodeJwt } from "jose"
 import { type WebSocket } from "ws"
 import { type ChannelKind, type ChannelSubscription, type Connection, parseChannel } from "../actors/ChannelKind.ts"
@@ -31,6 +32,12 @@ export interface GatewayEnv {
   readonly config: RealtimeConfig
   readonly kinds: ReadonlyMap<string, ChannelKind>
   readonly tokens: Tokens
+  /**
+   * Registers a callback the gateway calls about once a second with the current
+   * time (ping watchdog, token expiry): one timer for all connections instead of
+   * fibers per socket. Returns the unregister function.
+   */
+  readonly onTick: (tick: (now: number) => void) => () => void
 }
 
 /** A channel of this connection: held-back events while joining, then the kind's handlers. */
@@ -38,6 +45,7 @@ interface Joined {
   readonly scope: Scope.CloseableScope
   /** Encoded events that arrived before the subscribe was acknowledged. */
   pending: Array<Uint8Array> | undefined
+  pendingBytes: number
   subscription: ChannelSubscription | undefined
 }
 
@@ -51,8 +59,8 @@ const garbagePerSecond = 2
 export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayEnv): Effect.Effect<void> =>
   Effect.gen(function*() {
     const { config } = env
-    const inbound = yield* Queue.bounded<Uint8Array>(inboundCapacity)
-    const closed = yield* Deferred.make<number>()
+    // `undefined` wakes the frame loop when the socket closes.
+    const inbound = yield* Queue.bounded<Uint8Array | undefined>(inboundCapacity)
     let activity = 0
     let closing = false
 
@@ -75,7 +83,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         ws.send(encodeFrame({ t: "disconnect", code, reason, reconnect: shouldReconnect(code) }))
         ws.close(code, reason)
       }
-      Deferred.unsafeDone(closed, Exit.succeed(code))
+      inbound.unsafeOffer(undefined)
     }
     const close = (code: number, reason: string) => Effect.sync(() => closeNow(code, reason))
 
@@ -90,7 +98,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
     })
     ws.on("close", () => {
       closing = true
-      Deferred.unsafeDone(closed, Exit.succeed(1000))
+      inbound.unsafeOffer(undefined)
     })
     // Protocol errors (oversized or broken frames): ws closes the socket itself (1009/1002).
     ws.on("error", () => {})
@@ -101,14 +109,19 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
     }
 
     // ---- authentication ---------------------------------------------------------
-    const first = yield* Queue.take(inbound).pipe(Effect.timeoutOption(config.authTimeout))
-    if (Option.isNone(first)) {
-      closeNow(CloseCodes.AUTH_TIMEOUT, "no connect frame in time")
-      return
+    // Deadlines (auth, ping, token expiry) run on the gateway's shared tick, not on fibers per socket.
+    const openedAt = yield* Clock.currentTimeMillis
+    const authDeadline = openedAt + Duration.toMillis(config.authTimeout)
+    let onTick = (now: number) => {
+      if (!closing && now >= authDeadline) closeNow(CloseCodes.AUTH_TIMEOUT, "no connect frame in time")
     }
-    const decoded = decodeClientFrame(first.value)
+    const unregister = env.onTick((now) => onTick(now))
+    yield* Effect.addFinalizer(() => Effect.sync(unregister))
+    const first = yield* Queue.take(inbound)
+    if (first === undefined) return
+    const decoded = decodeClientFrame(first)
     if (Either.isLeft(decoded) || decoded.right.t !== "connect") {
-      sendFrame(errorFrame(Either.isLeft(decoded) ? decoded.left : new NotConnected(), idOf(first.value)))
+      sendFrame(errorFrame(Either.isLeft(decoded) ? decoded.left : new NotConnected(), idOf(first)))
       closeNow(CloseCodes.UNAUTHORIZED, "connect first")
       return
     }
@@ -129,21 +142,23 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
     }
     const user: CurrentUserInfo = verified.right
 
-    // ---- token expiry -------------------------------------------------------------
-    const expiry = yield* FiberHandle.make()
-    const armExpiry = (token: string) =>
-      Effect.gen(function*() {
-        const expiresAt = expiresAtOf(token)
-        const now = yield* Clock.currentTimeMillis
-        yield* FiberHandle.run(
-          expiry,
-          Effect.sleep(Duration.millis(Math.max(0, expiresAt - now))).pipe(
-            Effect.zipRight(close(CloseCodes.TOKEN_EXPIRED, "access token expired"))
-          )
-        )
-        return expiresAt
-      })
-    const expiresAt = yield* armExpiry(hello.token)
+    // ---- token expiry and ping watchdog (driven by the gateway's tick) ---------------------
+    let expiresAt = expiresAtOf(hello.token)
+    let seen = activity
+    let quietSince = yield* Clock.currentTimeMillis
+    const pingTimeout = Duration.toMillis(config.pingTimeout)
+    onTick = (now: number) => {
+      if (closing) return
+      if (now >= expiresAt) return closeNow(CloseCodes.TOKEN_EXPIRED, "access token expired")
+      if (activity !== seen) {
+        seen = activity
+        quietSince = now
+      } else if (now - quietSince >= pingTimeout) {
+        // Tell the client why before closing with 4008.
+        sendFrame({ t: "event", channel: "connection", type: "connection.timeout", data: { idleMs: now - quietSince } })
+        closeNow(CloseCodes.PING_TIMEOUT, "ping timeout")
+      }
+    }
 
     // ---- channels -------------------------------------------------------------------
     const channels = new Map<string, Joined>()
@@ -156,6 +171,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
           deliverNow(event.channel, frame)
         }),
       deliver: (channel, frame) => Effect.sync(() => deliverNow(channel, frame)),
+      unsafeDeliver: deliverNow,
       close
     }
     function deliverNow(channel: string, frame: Uint8Array) {
@@ -163,7 +179,9 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
       if (joined === undefined) return
       if (joined.pending === undefined) return write(frame)
       joined.pending.push(frame)
-      if (joined.pending.length * 64 > config.outboundLimitBytes) closeNow(CloseCodes.SLOW_CONSUMER, "slow consumer")
+      joined.pendingBytes += frame.byteLength
+      // Held-back events count against the same outbound limit as written ones.
+      if (joined.pendingBytes + ws.bufferedAmount > config.outboundLimitBytes) closeNow(CloseCodes.SLOW_CONSUMER, "slow consumer")
     }
 
     const leave = (channel: string) =>
@@ -181,7 +199,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         if (parsed === undefined || kind === undefined) return yield* new UnknownChannel({ channel: frame.channel })
         if (channels.has(frame.channel)) return yield* new ChannelAlreadySubscribed({ channel: frame.channel })
         const scope = yield* Scope.make()
-        const joined: Joined = { scope, pending: [], subscription: undefined }
+        const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined }
         channels.set(frame.channel, joined)
         const attached = yield* kind.subscribe(connection, parsed.id, { recover: frame.recover }).pipe(
           Scope.extend(scope),
@@ -193,7 +211,7 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         joined.pending = undefined
         for (const bytes of held ?? []) write(bytes)
       }).pipe(
-        Effect.withSpan("ws.subscribe", { attributes: spanAttributes(frame.channel, user) })
+        Effect.withSpan("ws.subscribe", { attributes: spanAttributes(frame.channel, user), captureStackTrace: false })
       )
 
     const command = (frame: Extract<ClientFrame, { t: "cmd" }>) =>
@@ -202,8 +220,10 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
         if (subscription === undefined) return yield* new ChannelNotSubscribed({ channel: frame.channel })
         return yield* subscription.command(frame.type, frame.data)
       }).pipe(
+        // No stack capture: this runs per command on the hot path, and the frame says where it came from.
         Effect.withSpan("ws.command", {
           kind: "server",
+          captureStackTrace: false,
           attributes: { ...spanAttributes(frame.channel, user), "ws.command.type": frame.type, "ws.frame.id": frame.id }
         })
       )
@@ -276,26 +296,9 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
           closeNow(CloseCodes.UNAUTHORIZED, "token of another user")
           return yield* Effect.interrupt
         }
-        return { expiresAt: yield* armExpiry(token) }
+        expiresAt = expiresAtOf(token)
+        return { expiresAt }
       })
-
-    /** Closes with 4008 (after a `connection.timeout` event) when the client has gone silent. */
-    const watchdog = Effect.gen(function*() {
-      let seen = activity
-      let quietSince = yield* Clock.currentTimeMillis
-      const timeout = Duration.toMillis(config.pingTimeout)
-      while (!closing) {
-        yield* Effect.sleep(Duration.millis(Math.max(50, timeout / 5)))
-        const now = yield* Clock.currentTimeMillis
-        if (activity !== seen) {
-          seen = activity
-          quietSince = now
-        } else if (now - quietSince >= timeout) {
-          sendFrame({ t: "event", channel: "connection", type: "connection.timeout", data: { idleMs: now - quietSince } })
-          closeNow(CloseCodes.PING_TIMEOUT, "ping timeout")
-        }
-      }
-    })
 
     sendFrame({
       t: "connected",
@@ -306,11 +309,11 @@ export const runConnection = (ws: WebSocket, connectionId: string, env: GatewayE
       pingTimeout: Duration.toMillis(config.pingTimeout),
       expiresAt
     })
-    yield* Effect.forkScoped(watchdog)
-    yield* Queue.take(inbound).pipe(
-      Effect.flatMap(handle),
-      Effect.forever,
-      Effect.raceFirst(Deferred.await(closed)),
+    const loop: Effect.Effect<void> = Effect.suspend(() =>
+      closing ? Effect.void : Effect.flatMap(Queue.take(inbound), (bytes) =>
+        bytes === undefined ? Effect.void : Effect.zipRight(handle(bytes), loop))
+    )
+    yield* loop.pipe(
       Effect.ensuring(Effect.suspend(() => Effect.forEach([...channels.keys()], leave, { discard: true })))
     )
   }).pipe(

@@ -9,7 +9,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient, Statement } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Context, Duration, Effect, Layer, Option, Redacted, Schedule, String as Str } from "effect"
+import { Context, Duration, Effect, Layer, Option, Queue, Redacted, Schedule, String as Str } from "effect"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { ServiceUnavailable } from "../schemas/Errors.ts"
@@ -132,9 +132,13 @@ export const layerEmbedded = (
 /** A `SqlClient` over `PgClient` that runs one statement or transaction at a time (see `layerEmbedded`). */
 const gated = Effect.gen(function*() {
   const pg = yield* PgClient.PgClient
-  const gate = yield* Effect.makeSemaphore(1)
-  // The permit lives as long as the connection is held: one statement, or a whole transaction.
-  const acquirer = Effect.zipRight(Effect.acquireRelease(gate.take(1), () => gate.release(1)), pg.reserve)
+  // A one-token queue rather than a semaphore: a returned token goes straight to the longest waiter, so a
+  // fiber issuing statements back to back cannot starve the others (a semaphore lets the releaser re-take
+  // its permit before the woken waiter runs).
+  const gate = yield* Queue.bounded<true>(1)
+  yield* Queue.offer(gate, true)
+  // The token is held as long as the connection is: one statement, or a whole transaction.
+  const acquirer = Effect.zipRight(Effect.acquireRelease(Queue.take(gate), () => Queue.offer(gate, true)), pg.reserve)
   const client = yield* SqlClient.make({
     acquirer,
     transactionAcquirer: acquirer,

@@ -66,7 +66,8 @@ export default Effect.gen(function*() {
       lesson_id uuid NOT NULL REFERENCES lessons (id) ON DELETE CASCADE,
       seq bigint NOT NULL,
       author_id uuid NOT NULL REFERENCES users (id),
-      kind text NOT NULL CHECK (kind IN ('add', 'update', 'delete')),
+      -- an 'import' row (element_id '*') marks a snapshot import: deltas across it need a reload
+      kind text NOT NULL CHECK (kind IN ('add', 'update', 'delete', 'import')),
       element_id text NOT NULL,
       props jsonb,
       client_op_id text,
@@ -79,7 +80,7 @@ export default Effect.gen(function*() {
   yield* sql`
     CREATE TABLE board_snapshots (
       lesson_id uuid PRIMARY KEY REFERENCES lessons (id) ON DELETE CASCADE,
-      -- room seq the snapshot is consistent with
+      -- the board version (room seq of its last change) the cached document shows
       version bigint NOT NULL,
       elements jsonb NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()

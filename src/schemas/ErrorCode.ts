@@ -56,6 +56,14 @@ export const ErrorCodes = {
   // notifications and web push
   NOTIFICATION_NOT_FOUND: { status: 404, description: "No notification with this id belongs to the caller." },
   PUSH_SUBSCRIPTION_NOT_FOUND: { status: 404, description: "No push subscription with this id belongs to the caller." },
+  // lesson rooms: chat and whiteboard
+  MESSAGE_NOT_FOUND: { status: 404, description: "No chat message with this id in this lesson." },
+  MESSAGE_DELETED: { status: 409, description: "The chat message was deleted and can no longer be edited." },
+  BOARD_FULL: { status: 409, description: "The board already holds the most elements a board may have; delete some first." },
+  BOARD_SNAPSHOT_INVALID: {
+    status: 400,
+    description: "An imported board snapshot is unusable (too many elements, duplicate element ids); `fields` says why."
+  },
   // realtime
   CHANNEL_FORBIDDEN: { status: 403, description: "The caller may not subscribe to or publish on this channel." },
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },

@@ -7,7 +7,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Duration, Effect, Option, type ParseResult, Queue, Schedule, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Mailbox, Option, type ParseResult, Queue, Schedule, Schema, type Scope, type Stream } from "effect"
 import { Packr } from "msgpackr"
 import { Bus } from "../layers/Bus.ts"
 import { storeCall } from "../layers/SqlErrors.ts"
@@ -22,15 +22,20 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
     maxRecovery: 1_000,
     /** How long a follower waits for a missing seq on the Bus before reading it from the database. */
     gapDelay: Duration.millis(100),
-    /** How often an idle follower checks the database for events whose Bus message was lost. */
-    idleCheck: Duration.seconds(2),
+    /**
+     * How often a follower that has heard nothing checks the database for events whose Bus message was lost
+     * (a Redis reconnect): one indexed query per idle room and interval.
+     */
+    idleCheck: Duration.seconds(5),
     /** Events a follower buffers for a slow consumer before it stops reading (then catches up from the database). */
-    followBuffer: 1_024
+    followBuffer: 1_024,
+    /** Stored events kept per lesson by the `rooms.prune` job (older ones are never replayed: see maxRecovery). */
+    retainEvents: 10_000
   })
 }) {}
 
-/** bigint columns arrive as strings from Postgres. */
-const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
+/** A bigint column (Postgres sends them as strings) as a number. */
+export const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const HeadRow = Schema.Struct({ epoch: Schema.String, seq: DbInt })
 const EventRow = Schema.Struct({
   seq: DbInt,
@@ -76,21 +81,28 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
       position: RoomPosition,
       type: string,
       data: unknown
-    ): Effect.Effect<RoomEvent, SqlError | ParseResult.ParseError> =>
-      sql`
+    ): Effect.Effect<RoomEvent, SqlError | ParseResult.ParseError> => {
+      // Live and recovered copies must be identical: both carry the JSON round-trip of `data`.
+      const json = JSON.stringify(data) ?? "null"
+      return sql`
         INSERT INTO room_events (lesson_id, seq, type, data)
-        VALUES (${lessonId}, ${position.seq}, ${type}, ${JSON.stringify(data)}::jsonb)
+        VALUES (${lessonId}, ${position.seq}, ${type}, ${json}::jsonb)
         RETURNING created_at`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(Schema.Struct({ createdAt: Schema.DateFromSelf })))),
-        Effect.map((rows) => ({
-          lessonId,
-          epoch: position.epoch,
-          seq: position.seq,
-          type,
-          data,
-          at: rows[0]?.createdAt ?? new Date(0)
-        }))
+        Effect.flatMap((rows) =>
+          rows[0] === undefined
+            ? Effect.dieMessage("room event insert returned no row")
+            : Effect.succeed({
+              lessonId,
+              epoch: position.epoch,
+              seq: position.seq,
+              type,
+              data: JSON.parse(json) as unknown,
+              at: rows[0].createdAt
+            })
+        )
       )
+    }
 
     /** Numbers and stores a durable event inside the caller's transaction; publish it after commit. */
     const append = (lessonId: LessonId, type: string, data: unknown) =>
@@ -185,7 +197,9 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
             Effect.annotateLogs({ lessonId, epoch: from.epoch, seq: from.seq })
           )
         }
-        const out = yield* Effect.acquireRelease(Queue.bounded<RoomEvent>(options.followBuffer), Queue.shutdown)
+        // A bounded mailbox: a slow consumer suspends the loop (then the Bus subscription drops its oldest
+        // messages, and the gap is read from the database); a defect in the loop fails the stream.
+        const out = yield* Mailbox.make<RoomEvent>({ capacity: options.followBuffer, strategy: "suspend" })
         const epoch = start.epoch
         let expected = start.seq + 1
         // Out-of-order arrivals waiting for the seqs before them, and since when a gap has been open.
@@ -197,7 +211,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           while (next !== undefined) {
             pending.delete(expected)
             expected++
-            yield* Queue.offer(out, next)
+            yield* out.offer(next)
             next = pending.get(expected)
           }
           if (pending.size > 0 && gapSince === 0) gapSince = yield* Clock.currentTimeMillis
@@ -209,6 +223,15 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           let page: ReadonlyArray<RoomEvent>
           do {
             page = yield* eventsAfter(lessonId, epoch, expected - 1, options.maxRecovery)
+            const first = page[0]?.seq
+            if (first !== undefined && first > expected) {
+              // Pruned before this follower read it (it fell more than retainEvents behind): nothing can
+              // fill the gap, so continue from the oldest stored event rather than wait forever.
+              yield* Effect.logError("room follower skipped pruned events").pipe(
+                Effect.annotateLogs({ from: expected, to: first - 1 })
+              )
+              expected = first
+            }
             for (const event of page) pending.set(event.seq, event)
             yield* drain
           } while (page.length === options.maxRecovery)
@@ -217,20 +240,28 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           if (pending.size > 0) gapSince = yield* Clock.currentTimeMillis
         }).pipe(
           Effect.tapErrorCause((cause) => Effect.logWarning("room follower cannot read the log; retrying", cause)),
-          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds"))))
+          // Forever: a room follower outlives database outages (the schedule never ends, so orDie never fires).
+          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+          Effect.orDie
         )
 
         const accept = (payload: Uint8Array) =>
           Effect.try(() => packr.unpack(payload) as unknown).pipe(
             Effect.flatMap(decodeWire),
-            Effect.flatMap((event) => {
+            Effect.asSome,
+            // A payload from a newer or foreign publisher: skipped (a durable one is then read from the database).
+            Effect.catchAll((error) =>
+              Effect.as(Effect.logWarning("undecodable room event skipped", error), Option.none<RoomEvent>())
+            ),
+            Effect.flatMap((decoded): Effect.Effect<void> => {
+              if (Option.isNone(decoded)) return Effect.void
+              const event = decoded.value
               if (event.lessonId !== lessonId) return Effect.void
-              if (event.seq === 0) return Queue.offer(out, event)
+              if (event.seq === 0) return Effect.asVoid(out.offer(event))
               if (event.epoch !== epoch || event.seq < expected) return Effect.void
               pending.set(event.seq, event)
               return drain
-            }),
-            Effect.catchAllCause((cause) => Effect.logWarning("undecodable room event skipped", cause))
+            })
           )
 
         const step = Effect.gen(function*() {
@@ -248,12 +279,16 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           }
         })
 
-        yield* catchUp.pipe(
+        // Subscribed before the head was read: anything after the head will come over the Bus, so a follower
+        // starting at the head goes live without waiting for the database.
+        const initial = start.seq < current.seq ? catchUp : Effect.void
+        yield* initial.pipe(
           Effect.zipRight(Effect.forever(step)),
           Effect.annotateLogs({ lessonId }),
+          Mailbox.into(out),
           Effect.forkScoped
         )
-        return Stream.fromQueue(out)
+        return Mailbox.toStream(out)
       })
 
     return { reserve, record, append, publish, publishEphemeral, head, since, follow } as const

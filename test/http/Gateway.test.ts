@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { createServer } from "node:http"
+import * as Gateway from "../../src/http/Gateway.ts"
 import { encodeFrame } from "../../src/schemas/FrameCodec.ts"
 import { CloseCodes } from "../../src/schemas/Frames.ts"
 import { SignJWT } from "jose"
@@ -165,6 +167,23 @@ describe(`WebSocket gateway (${backendLabel})`, () => {
         expect(ack).toMatchObject({ t: "ack", data: { expiresAt: expect.any(Number) } })
         expect(yield* request(socket, { t: "refresh", token: bob.token })).toMatchObject({ code: "TOKEN_INVALID" })
         expect((yield* socket.closed).code).toBe(CloseCodes.UNAUTHORIZED)
+      }))
+
+    it.scoped("on shutdown every connection is told 4001 (reconnect elsewhere)", () =>
+      Effect.gen(function*() {
+        const { token } = yield* signedIn("student")
+        // A second gateway on its own node server, closed by this test's inner scope.
+        const server = createServer()
+        yield* Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void)))
+        yield* Effect.addFinalizer(() => Effect.sync(() => server.close()))
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        const scope = yield* Scope.make()
+        yield* Layer.buildWithScope(Gateway.layer(server), scope)
+        const socket = yield* connected(token, `ws://127.0.0.1:${port}/ws`)
+        yield* Scope.close(scope, Exit.void)
+        expect((yield* socket.closed).code).toBe(CloseCodes.SHUTDOWN)
+        expect(socket.frames).toContainEqual(expect.objectContaining({ t: "disconnect", code: 4001, reconnect: true }))
       }))
 
     it.scoped("a client that stops reading is closed as a slow consumer; another client is unaffected", () =>

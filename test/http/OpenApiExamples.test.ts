@@ -1,5 +1,5 @@
 /**
- * The OpenAPI document of the relations, lessons and feature-flag routes: every
+ * The OpenAPI document of the relations, lessons, feature-flag and lesson-room routes: every
  * route has a summary and a description, every JSON request body and success
  * body has an example, and every example is a valid instance of its schema (so
  * the examples cannot drift from the API).
@@ -18,7 +18,7 @@ interface Operation {
   readonly responses: Record<string, { readonly content?: Record<string, { readonly example?: unknown }> }>
 }
 
-const groups = new Set(["relations", "lessons", "featureFlags", "calls"])
+const groups = new Set(["relations", "lessons", "featureFlags", "room", "calls"])
 
 describe("OpenAPI of lessons, relations and feature flags", () => {
   it.layer(serverStack(), liveStack)((it) => {
@@ -56,7 +56,7 @@ describe("OpenAPI of lessons, relations and feature flags", () => {
           }
         })
         expect(problems).toEqual([])
-        expect(routes).toBe(19)
+        expect(routes).toBe(28)
       }))
   })
 })

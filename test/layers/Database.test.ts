@@ -13,5 +13,21 @@ describe(`Database (${backendLabel})`, () => {
           SELECT ${JSON.stringify(value)}::jsonb AS some_column`
         expect(rows[0]?.someColumn).toEqual(value)
       }))
+
+    it.effect("a busy writer does not starve another fiber's statement", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        let busyDone = false
+        // Back-to-back statements (each releases the connection and asks again at once) for ~200 round trips.
+        const busy = Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) => sql`SELECT ${i}::int`, {
+          discard: true
+        }).pipe(Effect.ensuring(Effect.sync(() => busyDone = true)), Effect.fork)
+        const fiber = yield* busy
+        yield* Effect.yieldNow()
+        yield* sql`SELECT 1`
+        // The lone statement got its turn while the busy loop was still running.
+        expect(busyDone).toBe(false)
+        yield* fiber.await
+      }))
   })
 })

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
+import { createServer, connect as netConnect, type Socket } from "node:net"
+import { NodeWebSocket } from "../../src/client/NodeWebSocket.ts"
+import { type ChannelEvent, make, type RealtimeClient } from "../../src/client/RealtimeClient.ts"
+import { link, scheduleLesson, signedIn } from "../support/Seed.ts"
+import { backendLabel, baseUrl, liveStack, serverStack } from "../support/TestStack.ts"
+import { appendEvent } from "../support/Room.ts"
+
+/** A TCP proxy in front of the server whose connections a test can cut (a client's network dropping). */
+const proxy = (target: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ port: number; cut: () => void; server: ReturnType<typeof createServer> }>((resume) => {
+      const open = new Set<Socket>()
+      const server = createServer((inbound) => {
+        const outbound = netConnect(target, "127.0.0.1")
+        open.add(inbound).add(outbound)
+        inbound.pipe(outbound).pipe(inbound)
+        const drop = () => { inbound.destroy(); outbound.destroy() }
+        inbound.on("error", drop).on("close", drop)
+        outbound.on("error", drop).on("close", drop)
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({ port, server, cut: () => { for (const s of open) s.destroy(); open.clear() } }))
+      })
+    }),
+    ({ server, cut }) => Effect.sync(() => { cut(); server.close() })
+  )
+
+const client = (token: string, url?: string) =>
+  Effect.gen(function*() {
+    const base = url ?? `${(yield* baseUrl).replace("http", "ws")}/ws`
+    return yield* make({ url: base, token: () => token, WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } })
+  })
+
+/** Collects a channel's events. */
+const inbox = () => {
+  const events: Array<ChannelEvent> = []
+  return { events, onEvent: (e: ChannelEvent) => void events.push(e) }
+}
+
+const until = (check: () => boolean, what: string) =>
+  Effect.repeat(Effect.sync(check), { until: (ok) => ok, schedule: Schedule.spaced("20 millis") }).pipe(
+    Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error(`timed out waiting for ${what}`) }),
+    Effect.orDie
+  )
+
+describe(`RealtimeClient end to end (${backendLabel})`, () => {
+  it.layer(serverStack(), liveStack)((it) => {
+    it.scoped("two students and a tutor chat and draw; a stranger is FORBIDDEN; a non-author student cannot edit", () =>
+      Effect.gen(function*() {
+        const [tutor, ann, ben, eve] = yield* Effect.all([
+          signedIn("tutor", { displayName: "Tess Tutor" }),
+          signedIn("student", { displayName: "Ann" }),
+          signedIn("student", { displayName: "Ben" }),
+          signedIn("student", { displayName: "Eve" })
+        ])
+        yield* link(tutor.user.id, ann.user.id)
+        yield* link(tutor.user.id, ben.user.id)
+        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id, ben.user.id])
+        const channel = `lesson:${lesson.id}`
+        const [t, a, b, e] = yield* Effect.all([client(tutor.token), client(ann.token), client(ben.token), client(eve.token)])
+        const inboxes = { t: inbox(), a: inbox(), b: inbox(), e: inbox() }
+        yield* t.subscribe(channel, inboxes.t.onEvent)
+        yield* a.subscribe(channel, inboxes.a.onEvent)
+        yield* b.subscribe(channel, inboxes.b.onEvent)
+        const refused = yield* Effect.flip(e.subscribe(channel, inboxes.e.onEvent))
+        expect(refused.code).toBe("FORBIDDEN")
+
+        const sent = (yield* a.command(channel, "chat.send", { body: "Hi all", clientMessageId: "a-1" })) as {
+          message: { id: string; authorName: string; seq: number }
+          duplicate: boolean
+        }
+        expect(sent).toMatchObject({ duplicate: false, message: { authorName: "Ann", body: "Hi all" } })
+        // A retry with the same client id is a duplicate, not a second message.
+        expect(yield* a.command(channel, "chat.send", { body: "Hi all", clientMessageId: "a-1" })).toMatchObject({ duplicate: true })
+        yield* t.command(channel, "chat.send", { body: "Welcome" })
+        const op = yield* b.command(channel, "board.op", { kind: "add", elementId: "rect-1", props: { w: 10 } })
+        expect(op).toMatchObject({ outcome: "applied", element: { id: "rect-1", props: { w: 10 } } })
+
+        const forbiddenEdit = yield* Effect.flip(b.command(channel, "chat.edit", { messageId: sent.message.id, body: "hacked" }))
+        expect(forbiddenEdit.code).toBe("FORBIDDEN")
+        yield* t.command(channel, "chat.edit", { messageId: sent.message.id, body: "Hi all (edited by tutor)" })
+        const invalid = yield* Effect.flip(a.command(channel, "chat.send", { body: "" }))
+        expect(invalid).toMatchObject({ code: "VALIDATION_ERROR", fields: { body: expect.any(String) } })
+
+        const durable = (box: ReturnType<typeof inbox>) => box.events.filter((ev) => (ev.seq ?? 0) > 0)
+        for (const box of [inboxes.t, inboxes.a, inboxes.b]) {
+          yield* until(() => durable(box).length === 4, "four durable events")
+          expect(durable(box).map((ev) => ev.type)).toEqual(["chat.created", "chat.created", "board.op", "chat.edited"])
+          expect(durable(box).map((ev) => ev.seq)).toEqual([1, 2, 3, 4])
+        }
+        expect(inboxes.e.events).toEqual([])
+      }))
+
+    it.scoped("after its network drops the client reconnects, recovers the missed events in order, then gets live ones", () =>
+      Effect.gen(function*() {
+        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
+        yield* link(tutor.user.id, ann.user.id)
+        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
+        const channel = `lesson:${lesson.id}`
+        const port = Number(new URL(yield* baseUrl).port)
+        const net = yield* proxy(port)
+        const statuses: Array<string> = []
+        const box = inbox()
+        const a = yield* make({
+          url: `ws://127.0.0.1:${net.port}/ws`,
+          token: () => ann.token,
+          WebSocket: NodeWebSocket,
+          reconnect: { initialDelayMs: 300, maxDelayMs: 600 },
+          onStatus: (s) => void statuses.push(s._tag)
+        })
+        yield* a.subscribe(channel, box.onEvent)
+        yield* appendEvent(lesson.id, "chat.created", { n: 1 })
+        yield* until(() => box.events.some((ev) => ev.seq === 1), "first event")
+        net.cut()
+        for (let n = 2; n <= 51; n++) yield* appendEvent(lesson.id, "chat.created", { n })
+        yield* until(() => box.events.some((ev) => ev.seq === 51), "recovered events")
+        yield* appendEvent(lesson.id, "chat.created", { n: 52 })
+        yield* until(() => box.events.some((ev) => ev.seq === 52), "live event")
+        expect(box.events.filter((ev) => (ev.seq ?? 0) > 0).map((ev) => ev.seq)).toEqual(Array.from({ length: 52 }, (_, i) => i + 1))
+        expect(statuses.slice(0, 3)).toEqual(["Connected", "Disconnected", "Connected"])
+        expect(a.position(channel)?.seq).toBe(52)
+      }))
+  })
+})
+
+export type { RealtimeClient }
