@@ -247,7 +247,10 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
     const departed = (row: SessionRow, userId: UserId, removed: boolean, reason: "left" | "removed" | "disconnected") =>
       Effect.gen(function*() {
         const at = yield* now
+        // Under the session's row lock, like joins: otherwise a join committing between our
+        // count and our update could leave `empty_since` set while someone is in the call.
         yield* Effect.gen(function*() {
+          yield* store.liveSession(row.lessonId, true)
           yield* store.exit(row.id, userId, at, removed)
           yield* store.touch(row.id, (yield* store.present(row.id)).length, at)
         }).pipe(sql.withTransaction)
