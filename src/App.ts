@@ -28,6 +28,7 @@ import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
 import { CallEvents } from "./services/CallEvents.ts"
+import { CallLog } from "./services/CallLog.ts"
 import { CallLogRetention } from "./services/CallLogRetention.ts"
 import { Calls } from "./services/Calls.ts"
 import { IceServers } from "./services/IceServers.ts"
@@ -109,7 +110,7 @@ export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChan
 /** Lesson calls: rules and storage, ICE servers, the per-call actors, log retention. */
 export const CallsLive = WebRtcSessions.Default.pipe(
   Layer.provideMerge(CallLogRetention.Default),
-  Layer.provideMerge(Layer.mergeAll(Calls.Default, IceServers.Default, CallEvents.Default)),
+  Layer.provideMerge(Layer.mergeAll(Calls.Default, CallLog.Default, IceServers.Default, CallEvents.Default)),
   Layer.provide(LessonAccess.Default)
 )
 

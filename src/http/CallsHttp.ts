@@ -1,6 +1,7 @@
 /** Handlers for lesson calls; the rules live in `Calls`. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
+import { CallLog } from "../services/CallLog.ts"
 import { Calls } from "../services/Calls.ts"
 import { IceServers } from "../services/IceServers.ts"
 import { Api } from "./Api.ts"
@@ -12,6 +13,7 @@ export const CallsHttpLive = HttpApiBuilder.group(Api, "calls", (handlers) =>
   Effect.gen(function*() {
     const calls = yield* Calls
     const ice = yield* IceServers
+    const callLog = yield* CallLog
     return handlers
       .handle("get", ({ path }) => Effect.flatMap(CurrentUser, (me) => calls.info(me, path.id)))
       .handle("start", ({ path }) =>
@@ -21,5 +23,5 @@ export const CallsHttpLive = HttpApiBuilder.group(Api, "calls", (handlers) =>
             return CallInfo.make({ session, role: "HOST", iceServers: yield* ice.forUser(me.id) })
           })))
       .handle("end", ({ path }) => Effect.flatMap(CurrentUser, (me) => calls.end(me, path.id)))
-      .handle("log", ({ path, urlParams }) => Effect.flatMap(CurrentUser, (me) => calls.log(me, path.id, urlParams)))
+      .handle("log", ({ path, urlParams }) => Effect.flatMap(CurrentUser, (me) => callLog.read(me, path.id, urlParams)))
   }))

@@ -4,15 +4,15 @@
  * are small and lessons refer to them).
  */
 import { Effect, Schema } from "effect"
-import { Calls } from "./Calls.ts"
+import { CallLog } from "./CallLog.ts"
 import { Jobs } from "./Jobs.ts"
 
 /** The log retention job and its schedule. */
 export class CallLogRetention extends Effect.Service<CallLogRetention>()("lectern/CallLogRetention", {
   effect: Effect.gen(function*() {
     const jobs = yield* Jobs
-    const calls = yield* Calls
-    const prune = calls.pruneLog.pipe(
+    const log = yield* CallLog
+    const prune = log.prune.pipe(
       Effect.tap((deleted) =>
         deleted > 0 ? Effect.logInfo("pruned call signaling log").pipe(Effect.annotateLogs({ deleted })) : Effect.void
       )

@@ -6,7 +6,7 @@
  * call's Bus channel (`CallEvents`). Media and SDP never pass through here.
  */
 import { SqlClient } from "@effect/sql"
-import { Clock, DateTime, Duration, Effect, Metric, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Schema } from "effect"
 import { AppConfig } from "../layers/AppConfig.ts"
 import { storeCall } from "../layers/SqlErrors.ts"
 import type { CurrentUserInfo } from "../schemas/Auth.ts"
@@ -16,13 +16,9 @@ import {
   CallGrants,
   CallInfo,
   CallLessonClosed,
-  CallLogEntry,
-  CallLogPage,
-  type CallLogParams,
   CallNotFound,
   CallParticipant,
   CallRemoved,
-  type CallRole,
   defaultGrants,
   GrantDenied,
   NotInCall,
@@ -33,10 +29,10 @@ import { Forbidden, ValidationError } from "../schemas/Errors.ts"
 import type { LessonId, UserId } from "../schemas/Ids.ts"
 import { isClosed } from "../schemas/Lessons.ts"
 import { CallEvents } from "./CallEvents.ts"
-import { CallStore, type ParticipantChange, type ParticipantRow, type SessionRow, toParticipant, toSession } from "./CallStore.ts"
-import { decodeCursor, encodeCursor } from "./Cursor.ts"
+import { CallStore, type ParticipantChange, type SessionRow, toParticipant, toSession } from "./CallStore.ts"
+import { overdueReason, roleOf } from "./CallRules.ts"
 import { IceServers } from "./IceServers.ts"
-import { LessonAccess, type LessonRole } from "./LessonAccess.ts"
+import { LessonAccess } from "./LessonAccess.ts"
 
 /** Who is asking. */
 export type Actor = Pick<CurrentUserInfo, "id" | "role">
@@ -59,9 +55,7 @@ export const callParticipantsJoined = Metric.counter("lectern_call_participants_
 /** Event data is plain (ISO times), the same on the Bus and on the wire. */
 const encodeParticipant = Schema.encodeSync(CallParticipant)
 
-const roleOf = (as: LessonRole): CallRole => as === "tutor" ? "HOST" : as === "student" ? "PARTICIPANT" : "VIEWER"
 
-const LogCursor = Schema.Struct({ after: Schema.Number })
 
 /** Call rules and persistence. */
 export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
@@ -76,17 +70,7 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
 
     const view = (row: SessionRow) => Effect.map(store.present(row.id), (present) => toSession(row, present))
 
-    /** Why a live session should end at `at`, if it should. */
-    const overdue = (row: SessionRow, at: number): Option.Option<CallEndReason> => {
-      if (at >= DateTime.toEpochMillis(row.expiresAt)) return Option.some("max_lifetime")
-      if (row.emptySince !== null && at - DateTime.toEpochMillis(row.emptySince) >= Duration.toMillis(config.emptyTimeout)) {
-        return Option.some("empty")
-      }
-      if (row.status === "waiting" && at - DateTime.toEpochMillis(row.createdAt) >= Duration.toMillis(config.idleTimeout)) {
-        return Option.some("idle")
-      }
-      return Option.none()
-    }
+    const overdue = (row: SessionRow, at: number) => overdueReason(row, at, config)
 
     /** Ends `row` (once, across processes) and tells everyone following the call. */
     const endWith = (row: SessionRow, reason: CallEndReason, by: UserId | null) =>
@@ -370,42 +354,8 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
         yield* events.direct(lessonId, to, { type, from: actor.id, data })
       }).pipe(storeCall)
 
-    /** The signaling log of the lesson's latest (or a named) session: host and admins. */
-    const log = (actor: Actor, lessonId: LessonId, params: CallLogParams) =>
-      Effect.gen(function*() {
-        const m = yield* membership(actor, lessonId)
-        if (m.callRole !== "HOST" && m.as !== "admin") {
-          return yield* new Forbidden({ detail: "Only the call's host or an admin can read its log" })
-        }
-        const after = params.cursor === undefined ? 0 : (yield* decodeCursor(LogCursor, params.cursor)).after
-        const limit = params.limit ?? 200
-        const session = yield* store.sessionOf(lessonId, Option.fromNullable(params.sessionId))
-        if (Option.isNone(session)) return CallLogPage.make({ sessionId: null, items: [], nextCursor: null })
-        const rows = yield* store.logPage(session.value.id, after, limit + 1)
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        return CallLogPage.make({
-          sessionId: session.value.id,
-          items: page.map((r) => CallLogEntry.make({ seq: r.id, type: r.type, from: r.fromUser, to: r.toUser, at: r.at })),
-          nextCursor: rows.length > limit && last !== undefined ? encodeCursor(LogCursor, { after: last.id }) : null
-        })
-      }).pipe(storeCall, Effect.withSpan("Calls.log", { attributes: { lessonId } }))
-
     /** Ends the live session if a timeout or its lifetime has passed (actors call this on their timer). */
     const expire = (lessonId: LessonId) => live(lessonId).pipe(Effect.map(Option.isNone), storeCall)
-
-    /** People in the lesson's live call (none when there is no call). */
-    const presentIn = (lessonId: LessonId) =>
-      Effect.gen(function*() {
-        const row = yield* store.liveSession(lessonId)
-        return Option.isNone(row) ? [] : yield* store.present(row.value.id)
-      }).pipe(storeCall)
-
-    /** Deletes log entries older than the retention; how many. */
-    const pruneLog = Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      return yield* store.pruneLog(new Date(at - Duration.toMillis(config.logRetention)))
-    }).pipe(storeCall, Effect.withSpan("Calls.pruneLog"))
 
     return {
       start,
@@ -420,14 +370,9 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
       remove,
       end,
       relay,
-      log,
-      expire,
-      presentIn,
-      pruneLog
+      expire
     } as const
   }),
   dependencies: [CallStore.Default, CallEvents.Default, IceServers.Default]
 }) {}
 
-/** A present participant row, for actors that cache who is where. */
-export type { ParticipantRow }

@@ -9,6 +9,7 @@ import { Duration, Effect, Fiber, Option, Queue, Stream } from "effect"
 import { SqlClient } from "@effect/sql"
 import type { LessonId } from "../../src/schemas/Ids.ts"
 import { CallEvents } from "../../src/services/CallEvents.ts"
+import { CallLog } from "../../src/services/CallLog.ts"
 import { type Actor, Calls } from "../../src/services/Calls.ts"
 import { callCast } from "../support/CallCast.ts"
 import { makeShiftClock } from "../support/ShiftClock.ts"
@@ -149,6 +150,7 @@ describe(`calls: rules (${backendLabel})`, () => {
       Effect.gen(function*() {
         const c = yield* calls
         const events = yield* CallEvents
+        const callLog = yield* CallLog
         const cast = yield* callCast(2)
         const [s1, s2] = cast.students as [Actor, Actor]
         const lesson = cast.lesson.id
@@ -182,7 +184,7 @@ describe(`calls: rules (${backendLabel})`, () => {
           "call.ended"
         ])
 
-        const log = yield* c.log(cast.tutor, lesson, {})
+        const log = yield* callLog.read(cast.tutor, lesson, {})
         expect(log.items.map((e) => [e.type, e.from === null ? null : "u", e.to === null ? null : "u"])).toEqual([
           ["start", "u", null],
           ["join", "u", null],
@@ -193,12 +195,12 @@ describe(`calls: rules (${backendLabel})`, () => {
           ["end", "u", null]
         ])
         expect(log.items.map((e) => e.seq)).toEqual([...log.items.map((e) => e.seq)].sort((x, y) => x - y))
-        const paged = yield* c.log(cast.admin, lesson, { limit: 4 })
+        const paged = yield* callLog.read(cast.admin, lesson, { limit: 4 })
         expect(paged.items).toHaveLength(4)
-        const rest = yield* c.log(cast.admin, lesson, { limit: 4, cursor: paged.nextCursor ?? "" })
+        const rest = yield* callLog.read(cast.admin, lesson, { limit: 4, cursor: paged.nextCursor ?? "" })
         expect([...paged.items, ...rest.items]).toEqual(log.items)
         expect(rest.nextCursor).toBeNull()
-        expect(yield* code(c.log(s1, lesson, {}))).toBe("FORBIDDEN")
+        expect(yield* code(callLog.read(s1, lesson, {}))).toBe("FORBIDDEN")
         const sql = yield* SqlClient.SqlClient
         const stored = yield* sql`SELECT * FROM call_signal_log`
         expect(JSON.stringify(stored)).not.toContain("secret-sdp")
@@ -209,6 +211,7 @@ describe(`calls: rules (${backendLabel})`, () => {
       return Effect.gen(function*() {
         const c = yield* calls
         const events = yield* CallEvents
+        const callLog = yield* CallLog
         const cast = yield* callCast(1)
         const s1 = cast.students[0] as Actor
         const lesson = cast.lesson.id
@@ -256,9 +259,9 @@ describe(`calls: rules (${backendLabel})`, () => {
         expect((yield* c.info(s1, lesson)).session).toBeNull()
         expect(yield* Queue.take(reasons)).toMatchObject({ reason: "idle" })
 
-        expect(yield* c.pruneLog).toBe(0)
+        expect(yield* callLog.prune).toBe(0)
         yield* time.adjust(Duration.days(31))
-        expect(yield* c.pruneLog).toBeGreaterThan(5)
+        expect(yield* callLog.prune).toBeGreaterThan(5)
       }).pipe(Effect.withClock(time.clock))
     })
   })
