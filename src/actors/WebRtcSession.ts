@@ -6,7 +6,7 @@
  * itself lives in Postgres (`Calls`), so any number of processes can hold an
  * actor for the same call; none of them is special.
  */
-import { Cause, Deferred, Duration, Effect, Exit, Metric, Queue, Schedule, Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Metric, Queue, Schedule, Scope, Stream } from "effect"
 import { AppConfig } from "../layers/AppConfig.ts"
 import type { CodedError } from "../schemas/ErrorCode.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
@@ -16,6 +16,7 @@ import { type CallBroadcast, type CallDirect, callChannel, CallEvents } from "..
 import { Calls } from "../services/Calls.ts"
 import { IceServers } from "../services/IceServers.ts"
 import { callCommandTypes } from "../schemas/CallSignals.ts"
+import { tickFor } from "../services/CallRules.ts"
 import { handleCallCommand, signalCounter } from "./CallCommands.ts"
 import type { Connection } from "./ChannelKind.ts"
 
@@ -48,12 +49,6 @@ export interface WebRtcSession {
   readonly command: (conn: Connection, type: string, data: unknown) => Effect.Effect<unknown, CodedError>
   /** Hands a signal addressed to `conn`'s user to it, if that connection is the one in the call. */
   readonly deliverDirect: (conn: Connection, signal: CallDirect) => Effect.Effect<void>
-}
-
-/** How often an actor checks the session's timeouts: often enough for the shortest one. */
-const tickFor = (config: AppConfig["Type"]["calls"]) => {
-  const shortest = Math.min(Duration.toMillis(config.emptyTimeout), Duration.toMillis(config.idleTimeout))
-  return Duration.millis(Math.max(50, Math.min(15_000, shortest / 4)))
 }
 
 /** Starts the actor of `lessonId` in the current scope. */
@@ -120,8 +115,9 @@ export const make = (lessonId: LessonId) =>
     const broadcasts = yield* events.followBroadcast(lessonId)
     yield* broadcasts.pipe(Stream.runForEach(onBroadcast), Effect.interruptible, Effect.forkScoped)
 
-    // Timeouts: any process holding the call may end it; the database ends it once.
-    yield* calls.expire(lessonId).pipe(
+    // Timeouts and heartbeats: any process holding the call may end it (the database
+    // ends it once) or sweep out participants whose process stopped heartbeating.
+    yield* Effect.suspend(() => calls.expire(lessonId, [...active.values()])).pipe(
       Effect.catchAllCause((cause) => Effect.logWarning("call timeout check failed", cause)),
       Effect.repeat(Schedule.spaced(tickFor(config))),
       Effect.interruptible,

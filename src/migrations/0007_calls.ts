@@ -42,6 +42,8 @@ export default Effect.gen(function*() {
       -- the realtime connection currently in the call (a second device replaces it)
       connection_id text,
       joined_at timestamptz NOT NULL,
+      -- last heartbeat from the process holding the connection; stale rows are swept out
+      seen_at timestamptz NOT NULL,
       left_at timestamptz,
       -- removed by the host: may not rejoin this session
       removed boolean NOT NULL DEFAULT false,

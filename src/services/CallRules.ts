@@ -37,3 +37,16 @@ export const overdueReason = (
   }
   return Option.none()
 }
+
+/** How often a process holding a call checks its timeouts and heartbeats its participants. */
+export const tickFor = (config: Pick<CallsConfig, "emptyTimeout" | "idleTimeout">): Duration.Duration => {
+  const shortest = Math.min(Duration.toMillis(config.emptyTimeout), Duration.toMillis(config.idleTimeout))
+  return Duration.millis(Math.max(50, Math.min(15_000, shortest / 4)))
+}
+
+/**
+ * A participant without a heartbeat for this long is taken out of the call: its
+ * process died. Several ticks, and never under 30 s, so a busy process is not mistaken for a dead one.
+ */
+export const staleAfter = (config: Pick<CallsConfig, "emptyTimeout" | "idleTimeout">): Duration.Duration =>
+  Duration.millis(Math.max(30_000, 3 * Duration.toMillis(tickFor(config))))

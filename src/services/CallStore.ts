@@ -154,17 +154,31 @@ export class CallStore extends Effect.Service<CallStore>()("lectern/CallStore", 
     ) =>
       sql`INSERT INTO call_participants
             (session_id, user_id, role, can_audio, can_video, can_screen, audio_muted, video_muted,
-             connection_id, joined_at)
+             connection_id, joined_at, seen_at)
           VALUES (${sessionId}, ${userId}, ${role}, ${grants.audio}, ${grants.video}, ${grants.screen},
-                  ${!grants.audio}, ${!grants.video}, ${connectionId}, ${now})
+                  ${!grants.audio}, ${!grants.video}, ${connectionId}, ${now}, ${now})
           ON CONFLICT (session_id, user_id) DO UPDATE SET
             connection_id = excluded.connection_id,
+            seen_at = excluded.seen_at,
             joined_at = CASE WHEN call_participants.left_at IS NULL THEN call_participants.joined_at ELSE excluded.joined_at END,
             audio_muted = CASE WHEN call_participants.left_at IS NULL THEN call_participants.audio_muted
                                ELSE NOT call_participants.can_audio END,
             video_muted = CASE WHEN call_participants.left_at IS NULL THEN call_participants.video_muted
                                ELSE NOT call_participants.can_video END,
             left_at = NULL`
+
+    /** Records that the process holding these connections is alive (they stay in the call). */
+    const heartbeat = (sessionId: CallSessionId, connectionIds: ReadonlyArray<string>, now: Date) =>
+      connectionIds.length === 0
+        ? Effect.void
+        : Effect.asVoid(sql`UPDATE call_participants SET seen_at = ${now}
+                            WHERE session_id = ${sessionId} AND left_at IS NULL AND connection_id IN ${sql.in(connectionIds)}`)
+
+    /** Present participants without a heartbeat since `before` (their process died with them in the call). */
+    const stale = (sessionId: CallSessionId, before: Date) =>
+      sql`${participantSelect} WHERE p.session_id = ${sessionId} AND p.left_at IS NULL AND p.seen_at < ${before}`.pipe(
+        Effect.flatMap(participants)
+      )
 
     /** Marks `userId` gone (and not sharing); `removed` bars a rejoin. */
     const exit = (sessionId: CallSessionId, userId: UserId, now: Date, removed: boolean) =>
@@ -234,6 +248,8 @@ export class CallStore extends Effect.Service<CallStore>()("lectern/CallStore", 
       participant,
       enter,
       exit,
+      heartbeat,
+      stale,
       change,
       touch,
       end,

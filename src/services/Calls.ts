@@ -30,7 +30,7 @@ import type { LessonId, UserId } from "../schemas/Ids.ts"
 import { isClosed } from "../schemas/Lessons.ts"
 import { CallEvents } from "./CallEvents.ts"
 import { CallStore, type ParticipantChange, type SessionRow, toParticipant, toSession } from "./CallStore.ts"
-import { overdueReason, roleOf } from "./CallRules.ts"
+import { overdueReason, roleOf, staleAfter } from "./CallRules.ts"
 import { IceServers } from "./IceServers.ts"
 import { LessonAccess } from "./LessonAccess.ts"
 
@@ -354,8 +354,21 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
         yield* events.direct(lessonId, to, { type, from: actor.id, data })
       }).pipe(storeCall)
 
-    /** Ends the live session if a timeout or its lifetime has passed (actors call this on their timer). */
-    const expire = (lessonId: LessonId) => live(lessonId).pipe(Effect.map(Option.isNone), storeCall)
+    /**
+     * The periodic check of a process holding the call: heartbeats its connections
+     * in the call, takes out participants whose process stopped heartbeating, and
+     * ends the session when a timeout or its lifetime has passed. True when it has ended.
+     */
+    const expire = (lessonId: LessonId, localConnections: ReadonlyArray<string> = []) =>
+      Effect.gen(function*() {
+        const row = yield* store.liveSession(lessonId)
+        if (Option.isNone(row)) return true
+        const at = yield* now
+        yield* store.heartbeat(row.value.id, localConnections, at)
+        const gone = yield* store.stale(row.value.id, new Date(at.getTime() - Duration.toMillis(staleAfter(config))))
+        for (const p of gone) yield* departed(row.value, p.userId, false, "disconnected")
+        return Option.isNone(yield* live(lessonId))
+      }).pipe(storeCall, Effect.withSpan("Calls.expire", { attributes: { lessonId } }))
 
     return {
       start,

@@ -206,7 +206,7 @@ describe(`calls: rules (${backendLabel})`, () => {
         expect(JSON.stringify(stored)).not.toContain("secret-sdp")
       }))
 
-    it.scoped("timeouts end the session and tell followers: empty, idle, max lifetime; old log entries are pruned", () => {
+    it.scoped("timeouts end the session and tell followers (empty, idle, max lifetime); dead processes' participants are swept; old log entries are pruned", () => {
       const time = makeShiftClock()
       return Effect.gen(function*() {
         const c = yield* calls
@@ -250,7 +250,7 @@ describe(`calls: rules (${backendLabel})`, () => {
         yield* c.join(cast.tutor, lesson, "t")
         yield* c.join(s1, lesson, "s")
         yield* time.adjust(Duration.hours(3))
-        expect(yield* c.expire(lesson)).toBe(false)
+        expect(yield* c.expire(lesson, ["t", "s"])).toBe(false) // their process heartbeats them
         yield* time.adjust(Duration.hours(1))
         expect(yield* reasonOf(lesson)).toBe("max_lifetime")
         // Reading an overdue session also ends it (no process needs to be watching).
@@ -258,6 +258,18 @@ describe(`calls: rules (${backendLabel})`, () => {
         yield* time.adjust(Duration.minutes(15))
         expect((yield* c.info(s1, lesson)).session).toBeNull()
         expect(yield* Queue.take(reasons)).toMatchObject({ reason: "idle" })
+
+        // A participant whose process stopped heartbeating (it died) is taken out; the others stay.
+        yield* c.join(cast.tutor, lesson, "t")
+        yield* c.join(s1, lesson, "s")
+        yield* time.adjust(Duration.seconds(20))
+        expect(yield* c.expire(lesson, ["t"])).toBe(false)
+        expect((yield* c.info(s1, lesson)).session?.participants).toHaveLength(2)
+        yield* time.adjust(Duration.seconds(30)) // past 3 ticks (45 s at these timeouts)
+        expect(yield* c.expire(lesson, ["t"])).toBe(false)
+        expect((yield* c.info(s1, lesson)).session?.participants.map((p) => p.userId)).toEqual([cast.tutor.id])
+        yield* c.end(cast.tutor, lesson)
+        expect(yield* Queue.take(reasons)).toMatchObject({ reason: "host" })
 
         expect(yield* callLog.prune).toBe(0)
         yield* time.adjust(Duration.days(31))
