@@ -11,6 +11,8 @@ import { LessonRooms } from "./actors/LessonRooms.ts"
 import { PresenceTracker } from "./actors/PresenceTracker.ts"
 import * as RoomCommands from "./actors/RoomCommands.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
+import * as CallChannel from "./actors/CallChannel.ts"
+import { WebRtcSessions } from "./actors/WebRtcSession.ts"
 import { AppConfig } from "./layers/AppConfig.ts"
 import * as Bus from "./layers/Bus.ts"
 import * as Database from "./layers/Database.ts"
@@ -25,6 +27,11 @@ import { Redis } from "./layers/Redis.ts"
 import * as Telemetry from "./layers/Telemetry.ts"
 import * as Server from "./http/Server.ts"
 import { Auth } from "./services/Auth.ts"
+import { CallEvents } from "./services/CallEvents.ts"
+import { CallLog } from "./services/CallLog.ts"
+import { CallLogRetention } from "./services/CallLogRetention.ts"
+import { Calls } from "./services/Calls.ts"
+import { IceServers } from "./services/IceServers.ts"
 import { FeatureFlags } from "./services/FeatureFlags.ts"
 import { LessonAccess } from "./services/LessonAccess.ts"
 import { Lessons } from "./services/Lessons.ts"
@@ -115,8 +122,15 @@ export const SyncLive = Sync.Default.pipe(
 )
 
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
-export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers)]).pipe(
+export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers), CallChannel.make]).pipe(
   Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
+)
+
+/** Lesson calls: rules and storage, ICE servers, the per-call actors, log retention. */
+export const CallsLive = WebRtcSessions.Default.pipe(
+  Layer.provideMerge(CallLogRetention.Default),
+  Layer.provideMerge(Layer.mergeAll(Calls.Default, CallLog.Default, IceServers.Default, CallEvents.Default)),
+  Layer.provide(LessonAccess.Default)
 )
 
 /** Domain services over the infrastructure, with `push` as the web push transport. */
@@ -134,7 +148,8 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     JobRetention.Default,
     RoomRetention.Default,
     NotificationsLive,
-    SyncLive
+    SyncLive,
+    CallsLive
   ).pipe(
     Layer.provide(JwtSecret.layer),
     Layer.provideMerge(push),

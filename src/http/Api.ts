@@ -5,6 +5,7 @@
  */
 import { HttpApi, OpenApi } from "@effect/platform"
 import { AuthApi, MeApi } from "./api/AuthApi.ts"
+import { CallsApi } from "./api/CallsApi.ts"
 import { CommonErrors } from "./api/CommonErrors.ts"
 import { FeatureFlagsApi } from "./api/FeatureFlagsApi.ts"
 import { HealthApi } from "./api/HealthApi.ts"
@@ -32,6 +33,7 @@ export class Api extends HttpApi.make("lectern")
   .add(PushApi)
   .add(RoomApi)
   .add(SyncApi)
+  .add(CallsApi)
   .addError(CommonErrors.validation)
   .addError(CommonErrors.malformed)
   .addError(CommonErrors.tooLarge)

@@ -12,6 +12,7 @@ import { AppConfig } from "../layers/AppConfig.ts"
 import { Api } from "./Api.ts"
 import { AuthenticationLive } from "./Authentication.ts"
 import { AuthHttpLive, MeHttpLive } from "./AuthHttp.ts"
+import { CallsHttpLive } from "./CallsHttp.ts"
 import { Drain } from "./Drain.ts"
 import { ErrorEdgeLive } from "./ErrorEdge.ts"
 import { FeatureFlagsHttpLive } from "./FeatureFlagsHttp.ts"
@@ -42,7 +43,8 @@ export const ApiLive = HttpApiBuilder.api(Api).pipe(
     NotificationsHttpLive,
     PushHttpLive,
     RoomHttpLive,
-    SyncHttpLive
+    SyncHttpLive,
+    CallsHttpLive
   ]),
   Layer.provide([AuthenticationLive, RouteNoteLive])
 )

@@ -47,6 +47,28 @@ export interface AppConfigShape {
   readonly sync: SyncConfig
   /** The WebSocket gateway, lesson rooms and presence (docs/protocol.md). */
   readonly realtime: RealtimeConfig
+  /** Lesson calls (docs/calls.md). */
+  readonly calls: CallsConfig
+}
+
+/** Call signaling settings. */
+export interface CallsConfig {
+  /** STUN/TURN URLs handed to clients (`stun:`, `turn:`, `turns:`). */
+  readonly iceUrls: ReadonlyArray<string>
+  /** Shared secret of the TURN server's REST API (coturn `static-auth-secret`); none: no TURN credentials. */
+  readonly turnSecret: Option.Option<Redacted.Redacted<string>>
+  /** Lifetime of issued TURN credentials. */
+  readonly turnTtl: Duration.Duration
+  /** Longest a session may live. */
+  readonly maxLifetime: Duration.Duration
+  /** A session nobody is in ends after this long. */
+  readonly emptyTimeout: Duration.Duration
+  /** A session that never had two people in it ends after this long. */
+  readonly idleTimeout: Duration.Duration
+  /** Most people (any role) in one call. */
+  readonly maxParticipants: number
+  /** Signaling log entries are deleted after this long. */
+  readonly logRetention: Duration.Duration
 }
 
 /** Offline sync settings. */
@@ -275,6 +297,33 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
   sync: Config.all({
     checkpointMaxAge: duration("SYNC_CHECKPOINT_MAX_AGE", "30 days"),
     pullEventsLimit: integerIn("SYNC_PULL_EVENTS_LIMIT", 10, 1_000, 500)
+  }),
+  calls: Config.all({
+    iceUrls: Config.string("CALL_ICE_URLS").pipe(
+      Config.mapOrFail((raw) => {
+        const urls = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+        const bad = urls.find((u) => !/^(stun|stuns|turn|turns):[^\s,]+$/.test(u))
+        return bad === undefined
+          ? Either.right(urls)
+          : Either.left(invalid(`expected comma-separated stun:/turn:/turns: URLs, got "${bad}"`))
+      }),
+      Config.withDefault<ReadonlyArray<string>>([])
+    ),
+    turnSecret: Config.option(
+      Config.string("CALL_TURN_SECRET").pipe(
+        Config.mapOrFail((raw) =>
+          raw.length >= 16
+            ? Either.right(Redacted.make(raw))
+            : Either.left(invalid("expected at least 16 characters (the TURN server's static-auth-secret)"))
+        )
+      )
+    ),
+    turnTtl: duration("CALL_TURN_TTL", "6 hours"),
+    maxLifetime: duration("CALL_MAX_LIFETIME", "4 hours"),
+    emptyTimeout: duration("CALL_EMPTY_TIMEOUT", "2 minutes"),
+    idleTimeout: duration("CALL_IDLE_TIMEOUT", "15 minutes"),
+    maxParticipants: integerIn("CALL_MAX_PARTICIPANTS", 2, 50, 10),
+    logRetention: duration("CALL_LOG_RETENTION", "30 days")
   }),
   realtime: Config.all({
     authTimeout: duration("WS_AUTH_TIMEOUT", "10 seconds"),

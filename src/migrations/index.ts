@@ -6,6 +6,7 @@ import accounts from "./0001_accounts.ts"
 import lessonsFlags from "./0002_lessons_flags.ts"
 import jobsNotifications from "./0005_jobs_notifications.ts"
 import realtime from "./0006_realtime.ts"
+import calls from "./0007_calls.ts"
 import sync from "./0008_sync.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
@@ -14,5 +15,6 @@ export const migrations = {
   "0002_lessons_flags": lessonsFlags,
   "0005_jobs_notifications": jobsNotifications,
   "0006_realtime": realtime,
+  "0007_calls": calls,
   "0008_sync": sync
 }

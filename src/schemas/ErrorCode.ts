@@ -82,6 +82,15 @@ export const ErrorCodes = {
   CHANNEL_ALREADY_SUBSCRIBED: { status: 409, description: "This connection is already subscribed to the channel." },
   NOT_CONNECTED: { status: 401, description: "The first frame on a WebSocket must be `connect` with an access token." },
   PROTOCOL_VERSION_UNSUPPORTED: { status: 400, description: "The client speaks a protocol version this server does not support." },
+  // calls
+  CALL_NOT_FOUND: { status: 404, description: "The lesson has no live call (the host starts it)." },
+  CALL_FULL: { status: 409, description: "The call already has its maximum number of participants." },
+  CALL_REMOVED: { status: 403, description: "The host removed you from this call; you cannot rejoin it." },
+  CALL_LESSON_CLOSED: { status: 409, description: "The lesson is cancelled or finished, so it cannot have a call." },
+  SCREEN_SHARE_TAKEN: { status: 409, description: "Someone else is sharing their screen; only one share at a time." },
+  NOT_IN_CALL: { status: 409, description: "The sender (or the named participant) is not in the call; join first." },
+  SIGNAL_TARGET_UNKNOWN: { status: 400, description: "A signal's `to` is not a participant of the call (or is the sender)." },
+  GRANT_DENIED: { status: 403, description: "Your grants in this call do not allow publishing this media (or this host action)." },
   // generic
   CONFLICT: { status: 409, description: "The request conflicts with the current state of the resource." },
   RATE_LIMITED: { status: 429, description: "Too many requests; retry after the time in `Retry-After`." },

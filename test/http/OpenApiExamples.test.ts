@@ -18,7 +18,7 @@ interface Operation {
   readonly responses: Record<string, { readonly content?: Record<string, { readonly example?: unknown }> }>
 }
 
-const groups = new Set(["relations", "lessons", "featureFlags", "room", "sync"])
+const groups = new Set(["relations", "lessons", "featureFlags", "room", "sync", "calls"])
 
 describe("OpenAPI of lessons, relations and feature flags", () => {
   it.layer(serverStack(), liveStack)((it) => {
@@ -56,7 +56,7 @@ describe("OpenAPI of lessons, relations and feature flags", () => {
           }
         })
         expect(problems).toEqual([])
-        expect(routes).toBe(28)
+        expect(routes).toBe(32)
       }))
   })
 })
