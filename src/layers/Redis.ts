@@ -42,7 +42,13 @@ const connect = (url: string) =>
     (client) =>
       attempt(() => client.quit()).pipe(
         Effect.timeout(Duration.seconds(2)),
-        Effect.catchAll(() => Effect.sync(() => client.disconnect()))
+        // A quit that fails or hangs still must not keep the socket open: force it.
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            Effect.logDebug("redis quit failed; disconnecting", error),
+            Effect.sync(() => client.disconnect())
+          )
+        )
       )
   )
 
