@@ -9,6 +9,10 @@
  *   - loss in both, and server RSS per idle authenticated connection.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:fanout [-- --rooms 10 --subs 100 --messages 200]
+ *
+ * For investigating (figures to compare still come from a full run): BENCH_ONLY=0,2 runs only those systems
+ * (0 raw ws, 1 Socket.IO, 2 Lectern typing, 3 Lectern chat.send); BENCH_CHILD_NODE_ARGS passes node flags to
+ * the server processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
@@ -75,7 +79,8 @@ const freePort = () =>
 
 const startChild = (args: ReadonlyArray<string>, env: Record<string, string>, ready: () => Promise<boolean>) =>
   new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "")
+    const child = spawn(process.execPath, [...extra, "--import", "tsx", ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warning", ...env },
       stdio: ["ignore", "pipe", "inherit"]
@@ -423,7 +428,9 @@ export default async function bench(args: ReadonlyArray<string>) {
     () => lecternSystem(adminUrl, o.rooms, "ephemeral"),
     () => lecternSystem(adminUrl, o.rooms, "durable")
   ]
-  for (const make of systems) {
+  const only = process.env.BENCH_ONLY
+  for (const [index, make] of systems.entries()) {
+    if (only !== undefined && !only.split(",").includes(String(index))) continue
     const system = await make()
     try {
       results.push({ name: system.name, r: await measure(system, o) })

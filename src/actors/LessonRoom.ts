@@ -6,7 +6,7 @@
  * caught up without the database. Persistence, authorization and commands are
  * elsewhere (RoomLog, LessonChannel); registry and passivation in LessonRooms.
  */
-import { Cause, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream } from "effect"
 import type { Connection } from "./ChannelKind.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
@@ -56,6 +56,8 @@ interface Member {
 export const roomRestarts = Metric.counter("lectern_room_restarts", { description: "Lesson room actor restarts after a failure" })
 
 const mailboxCapacity = 4_096
+// Messages the loop handles per wake-up (in order; a Join in a batch still sees every event before it).
+const batchSize = 256
 
 /**
  * Starts the actor for `lessonId` in the current scope, following the log from
@@ -161,8 +163,14 @@ export const make = (
     const incarnation = Effect.scoped(Effect.gen(function*() {
       const events = yield* log.follow(lessonId, { epoch, seq })
       // Back-pressure: a full mailbox slows the follower, which then catches up from the database.
-      const follower = Stream.runForEach(events, (event) => Queue.offer(mailbox, { _tag: "Event", event }))
-      const loop = Effect.forever(Effect.flatMap(Queue.take(mailbox), handle))
+      // Chunks in, batches out: one queue hand-off and one wake-up of the loop per batch of events, not per event.
+      const follower = Stream.runForEachChunk(
+        events,
+        (chunk) => Queue.offerAll(mailbox, Chunk.map(chunk, (event): Message => ({ _tag: "Event", event })))
+      )
+      const loop = Effect.forever(
+        Effect.flatMap(Queue.takeBetween(mailbox, 1, batchSize), (batch) => Effect.forEach(batch, handle, { discard: true }))
+      )
       return yield* Effect.raceFirst(follower, loop)
     }))
 

@@ -63,13 +63,13 @@ export const layer = (server: Server) =>
       )
       const run = yield* FiberSet.runtime(connections)<never>()
 
-      const accept = (ws: WebSocket) => {
+      const accept = (ws: WebSocket, socket: Duplex) => {
         const connectionId = `${nodeId}:${(++counter).toString(36)}`
         sockets.add(ws)
         ws.once("close", () => sockets.delete(ws))
         run(
           Metric.increment(openConnections).pipe(
-            Effect.zipRight(runConnection(ws, connectionId, { config, kinds, tokens, onTick })),
+            Effect.zipRight(runConnection(ws, socket, connectionId, { config, kinds, tokens, onTick })),
             Effect.ensuring(Metric.incrementBy(openConnections, -1))
           )
         )
@@ -80,7 +80,7 @@ export const layer = (server: Server) =>
       const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (isGatewayRequest(request)) {
           socket.on("error", () => socket.destroy())
-          wss.handleUpgrade(request, socket, head, accept)
+          wss.handleUpgrade(request, socket, head, (ws) => accept(ws, socket))
           return
         }
         for (const listener of previous) listener.call(server, request, socket, head)
