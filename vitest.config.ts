@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    maxWorkers: 3,
+    minWorkers: 1,
     fileParallelism: true,
     sequence: { concurrent: false }
   }

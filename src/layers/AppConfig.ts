@@ -9,7 +9,15 @@ import { Cause, Config, ConfigError, ConfigProvider, Context, Cron, Duration, Ef
 /** Where the database lives: a Postgres URL, or embedded PGlite on disk or in memory. */
 export type DatabaseTarget =
   | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
-  | { readonly _tag: "Embedded"; readonly dataDir: Option.Option<string> }
+  | {
+    readonly _tag: "Embedded"
+    readonly dataDir: Option.Option<string>
+    /**
+     * A `PGlite.dumpDataDir` file an in-memory database starts as a copy of (the test
+     * suite's pre-migrated template); ignored on disk, never read from the environment.
+     */
+    readonly template?: string
+  }
 
 /** The resolved configuration. */
 export interface AppConfigShape {

@@ -11,6 +11,7 @@ import { SqlClient, Statement } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Duration, Effect, Layer, Option, Queue, Redacted, Schedule, String as Str } from "effect"
 import { mkdirSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { ServiceUnavailable } from "../schemas/Errors.ts"
 import { AppConfig, type DatabaseTarget } from "./AppConfig.ts"
@@ -86,22 +87,42 @@ export const layerPostgres = (
  */
 export const layerEmbedded = (
   dataDir: Option.Option<string>,
-  options: Partial<DatabaseOptions> = {}
-): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable> => {
-  const opts = { ...defaults, poolSize: 4, ...options }
-  return Layer.unwrapScoped(
+  options: Partial<DatabaseOptions> = {},
+  template?: string
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable> =>
+  Layer.unwrapScoped(
     Effect.gen(function*() {
       const path = Option.map(dataDir, (dir) => join(dir, "pglite"))
       const db = yield* Effect.acquireRelease(
         Effect.tryPromise({
           try: async () => {
             Option.map(path, (p) => mkdirSync(p, { recursive: true }))
-            return PGlite.create(Option.getOrUndefined(path))
+            // A fresh PGlite runs initdb (seconds); a template's dump starts in a fraction of that.
+            const loadDataDir = Option.isNone(path) && template !== undefined
+              ? new Blob([await readFile(template)])
+              : undefined
+            return PGlite.create(Option.getOrUndefined(path), loadDataDir === undefined ? {} : { loadDataDir })
           },
           catch: unavailable("LECTERN_DATA_DIR")
         }),
         (db) => Effect.promise(() => db.close())
       )
+      return layerPGlite(db, options, Option.getOrElse(path, () => "memory"))
+    })
+  )
+
+/**
+ * A running PGlite served on a loopback socket, behind the gated `PgClient` (see
+ * `layerEmbedded`); the caller owns `db` and closes it after this layer's scope.
+ */
+export const layerPGlite = (
+  db: PGlite,
+  options: Partial<DatabaseOptions> = {},
+  label = "memory"
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable> => {
+  const opts = { ...defaults, poolSize: 4, ...options }
+  return Layer.unwrapScoped(
+    Effect.gen(function*() {
       const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: opts.poolSize + 1 })
       yield* Effect.acquireRelease(
         Effect.tryPromise({ try: () => server.start(), catch: unavailable("LECTERN_DATA_DIR") }),
@@ -109,7 +130,7 @@ export const layerEmbedded = (
       )
       const port = Number(server.getServerConn().split(":").at(-1))
       yield* Effect.logDebug("embedded PGlite listening").pipe(
-        Effect.annotateLogs({ port, dataDir: Option.getOrElse(path, () => "memory") })
+        Effect.annotateLogs({ port, dataDir: label })
       )
       return Layer.scopedContext(gated).pipe(
         Layer.provide(
@@ -151,7 +172,7 @@ const gated = Effect.gen(function*() {
 
 /** The database chosen by configuration: Postgres when `DATABASE_URL` is set, else embedded PGlite. */
 export const layerFor = (target: DatabaseTarget, options: Partial<DatabaseOptions> = {}) =>
-  target._tag === "Postgres" ? layerPostgres(target.url, options) : layerEmbedded(target.dataDir, options)
+  target._tag === "Postgres" ? layerPostgres(target.url, options) : layerEmbedded(target.dataDir, options, target.template)
 
 /** The database chosen by `AppConfig`. */
 export const layer: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, ServiceUnavailable, AppConfig> = Layer

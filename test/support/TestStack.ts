@@ -2,13 +2,16 @@
  * The shared test stacks. With no environment they run on the embedded
  * defaults (in-memory PGlite, in-memory Bus); with `DATABASE_URL` / `REDIS_URL`
  * they run on the real services, each stack in a fresh database and under a
- * unique Redis key prefix so test files can run in parallel.
+ * unique Redis key prefix so test files can run in parallel. Either database
+ * starts as a copy of the run's pre-migrated template (Templates.ts).
  */
+import type {} from "./Templates.ts"
 import { HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
+import { inject } from "vitest"
 import { DatabaseLive, MessagingLive, ServicesLive } from "../../src/App.ts"
 import { AppConfig, type AppConfigShape, type DatabaseTarget } from "../../src/layers/AppConfig.ts"
 import * as Server from "../../src/http/Server.ts"
@@ -31,14 +34,14 @@ const uniqueName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${r
 export const freshDatabaseTarget: Effect.Effect<DatabaseTarget, never, import("effect").Scope.Scope> = Option.match(
   realDatabaseUrl,
   {
-    onNone: () => Effect.succeed({ _tag: "Embedded", dataDir: Option.none() } as const),
+    onNone: () => Effect.succeed({ _tag: "Embedded", dataDir: Option.none(), template: inject("pgliteTemplate") } as const),
     onSome: (adminUrl) =>
       Effect.gen(function*() {
         const name = uniqueName("lectern_t")
         const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(adminUrl), maxConnections: 1 }))
         const sql = Context.get(admin, SqlClient.SqlClient)
         yield* Effect.acquireRelease(
-          sql.unsafe(`CREATE DATABASE ${name}`),
+          sql.unsafe(`CREATE DATABASE ${name} TEMPLATE ${inject("postgresTemplate")}`),
           () => Effect.orDie(sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
         ).pipe(Effect.orDie)
         const url = new URL(adminUrl)
