@@ -7,7 +7,7 @@
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { SqlClient, Statement } from "@effect/sql"
+import { type SqlConnection, SqlClient, Statement } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Duration, Effect, Layer, Option, Queue, Redacted, Schedule, String as Str } from "effect"
 import { mkdirSync } from "node:fs"
@@ -159,7 +159,10 @@ const gated = Effect.gen(function*() {
   const gate = yield* Queue.bounded<true>(1)
   yield* Queue.offer(gate, true)
   // The token is held as long as the connection is: one statement, or a whole transaction.
-  const acquirer = Effect.zipRight(Effect.acquireRelease(Queue.take(gate), () => Queue.offer(gate, true)), pg.reserve)
+  const acquirer = Effect.zipRight(
+    Effect.acquireRelease(Queue.take(gate), () => Queue.offer(gate, true)),
+    Effect.map(pg.reserve, runToCompletion)
+  )
   const client = yield* SqlClient.make({
     acquirer,
     transactionAcquirer: acquirer,
@@ -168,6 +171,22 @@ const gated = Effect.gen(function*() {
     transformRows: Statement.defaultTransforms(clientOptions.transformResultNames, clientOptions.transformJson).array
   })
   return Context.make(SqlClient.SqlClient, client).pipe(Context.add(PgClient.PgClient, pg))
+})
+
+/**
+ * A connection whose statements, once sent, run to completion even if the caller
+ * is interrupted. Interrupting a statement makes the driver send a cancel request
+ * on a new connection; PGlite cannot cancel, and the interrupted client then never
+ * returns to the pool, until the pool is exhausted. PGlite statements are short,
+ * so waiting for the one in flight is cheap.
+ */
+const runToCompletion = (connection: SqlConnection.Connection): SqlConnection.Connection => ({
+  executeStream: (sql, params, transformRows) => connection.executeStream(sql, params, transformRows),
+  execute: (sql, params, transformRows) => Effect.uninterruptible(connection.execute(sql, params, transformRows)),
+  executeRaw: (sql, params) => Effect.uninterruptible(connection.executeRaw(sql, params)),
+  executeValues: (sql, params) => Effect.uninterruptible(connection.executeValues(sql, params)),
+  executeUnprepared: (sql, params, transformRows) =>
+    Effect.uninterruptible(connection.executeUnprepared(sql, params, transformRows))
 })
 
 /** The database chosen by configuration: Postgres when `DATABASE_URL` is set, else embedded PGlite. */
