@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import { Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { createServer } from "node:http"
 import * as Gateway from "../../src/http/Gateway.ts"
 import { encodeFrame } from "../../src/schemas/FrameCodec.ts"
@@ -66,7 +66,8 @@ describe(`WebSocket gateway (${backendLabel})`, () => {
         const { user } = yield* signedIn("student")
         // 3 s of validity: enough to connect on a loaded CI machine, short enough to watch it expire.
         const socket = yield* connected(yield* mint(user.id, 3))
-        yield* socket.send({ t: "ping" })
+        // Keep pinging (the ping timeout here is 1.2 s) so only the token's expiry can close it.
+        yield* socket.send({ t: "ping" }).pipe(Effect.repeat(Schedule.spaced("300 millis")), Effect.forkScoped)
         const closed = yield* socket.closed.pipe(Effect.timeout("8 seconds"))
         expect(closed.code).toBe(CloseCodes.TOKEN_EXPIRED)
       }))
