@@ -53,6 +53,7 @@ import { SyncClients } from "./services/SyncClients.ts"
 import { SyncLessons } from "./services/SyncLessons.ts"
 import * as SyncRoomLog from "./services/SyncRoomLog.ts"
 import { JobRetention } from "./services/JobRetention.ts"
+import { RoomRetention } from "./services/RoomRetention.ts"
 import { Jobs } from "./services/Jobs.ts"
 import { JobStore } from "./services/JobStore.ts"
 import { Tokens } from "./services/Tokens.ts"
@@ -145,6 +146,7 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     Lessons.Default.pipe(Layer.provide(NotificationsLive)),
     FeatureFlags.Default,
     JobRetention.Default,
+    RoomRetention.Default,
     NotificationsLive,
     SyncLive,
     CallsLive

@@ -29,7 +29,7 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
     idleCheck: Duration.seconds(5),
     /** Events a follower buffers for a slow consumer before it stops reading (then catches up from the database). */
     followBuffer: 1_024,
-    /** Stored events a pruning job would keep per lesson (older ones are never replayed: see maxRecovery). */
+    /** Stored events kept per lesson by the `rooms.prune` job (older ones are never replayed: see maxRecovery). */
     retainEvents: 10_000
   })
 }) {}

@@ -28,7 +28,7 @@ describe("lectern worker", () => {
     Effect.gen(function*() {
       const { code, stdout } = yield* runLectern(["worker", "--list-handlers"], { LECTERN_DATA_DIR: "memory" })
       expect(code).toBe(0)
-      for (const name of ["jobs.prune", "push.send", "lesson.reminder", "sync.chat-message", "calls.prune-log"]) expect(stdout).toContain(name)
+      for (const name of ["jobs.prune", "rooms.prune", "push.send", "lesson.reminder", "sync.chat-message", "calls.prune-log"]) expect(stdout).toContain(name)
       // Schedules are listed by name; jobs.prune is one of them (calls.prune-log sorts before it).
       expect(stdout).toMatch(/Cron schedules \(UTC\):\n(?:\s+\S+\s+".*\n)*?\s+jobs\.prune\s+"\*\/15 \* \* \* \*"/)
     }), 60_000)

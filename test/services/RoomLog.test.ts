@@ -9,7 +9,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Data, Effect, Exit, Stream } from "effect"
 import type { LessonId } from "../../src/schemas/Ids.ts"
 import type { RoomEvent } from "../../src/schemas/Room.ts"
-import { RoomLog } from "../../src/services/RoomLog.ts"
+import { RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
+import { RoomRetention } from "../../src/services/RoomRetention.ts"
 import { peerServers } from "../support/PeerStacks.ts"
 import { createUser, link, scheduleLesson } from "../support/Seed.ts"
 import { backendLabel, coreStack, liveStack } from "../support/TestStack.ts"
@@ -101,6 +102,28 @@ describe(`RoomLog (${backendLabel})`, () => {
         const within = yield* log.since(lesson, { epoch, seq: 2 }, 3)
         expect(within._tag === "Events" ? seqs(within.events) : within).toEqual([3, 4, 5])
         expect(yield* log.since(lesson, { epoch, seq: 5 })).toEqual({ _tag: "Events", events: [] })
+      }))
+
+    it.scoped("retention keeps the newest events per lesson; older positions Reset, and a follower from one continues from the oldest kept", () =>
+      Effect.gen(function*() {
+        const log = yield* RoomLog
+        const retention = yield* RoomRetention
+        const [a, b] = [yield* newLesson, yield* newLesson]
+        for (const i of range(1, 6)) yield* write(a, "chat.created", { i })
+        yield* write(b, "chat.created", { i: 1 })
+        const { epoch } = yield* log.head(a)
+        const retain3 = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
+          Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, retainEvents: 3 }))
+        expect(yield* retain3(retention.prune)).toBeGreaterThanOrEqual(3)
+        expect(yield* log.since(a, { epoch, seq: 1 })).toEqual({ _tag: "Reset", epoch, seq: 6 })
+        const kept = yield* log.since(a, { epoch, seq: 3 })
+        expect(kept._tag === "Events" ? seqs(kept.events) : kept).toEqual([4, 5, 6])
+        const other = yield* log.since(b, { epoch: (yield* log.head(b)).epoch, seq: 0 })
+        expect(other._tag === "Events" ? seqs(other.events) : other).toEqual([1])
+
+        const stream = yield* log.follow(a, { epoch, seq: 1 })
+        yield* write(a, "chat.created", { i: 7 })
+        expect(seqs(yield* collect(stream, 4))).toEqual([4, 5, 6, 7])
       }))
 
     it.scoped("a follower gets live events in order, ephemeral ones with seq 0, and fills a lost Bus message from the database", () =>
