@@ -62,11 +62,15 @@ describe("AppConfig", () => {
 
 describe(".env.example", () => {
   it("documents every variable AppConfig reads", async () => {
-    const { readFileSync } = await import("node:fs")
-    const source = readFileSync(new URL("../../src/layers/AppConfig.ts", import.meta.url), "utf8")
+    const { readdirSync, readFileSync } = await import("node:fs")
+    const sections = new URL("../../src/layers/config/", import.meta.url)
+    const source = [
+      readFileSync(new URL("../../src/layers/AppConfig.ts", import.meta.url), "utf8"),
+      ...readdirSync(sections).filter((file) => file.endsWith(".ts")).map((file) => readFileSync(new URL(file, sections), "utf8"))
+    ].join("\n")
     const example = readFileSync(new URL("../../.env.example", import.meta.url), "utf8")
     const read = [...source.matchAll(/\(\s*"([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1])
-    expect(read.length).toBeGreaterThan(15)
+    expect(read.length).toBeGreaterThan(50)
     for (const name of read) expect(example, name).toMatch(new RegExp(`^#? ?${name}=`, "m"))
   })
 })

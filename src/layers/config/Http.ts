@@ -1,0 +1,22 @@
+/** The HTTP server's variables: where it listens, CORS, HSTS, body and time limits. */
+import { Config, Either } from "effect"
+import { bool, duration, integerIn, invalid } from "./Variables.ts"
+
+export const host = Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
+export const port = integerIn("PORT", 0, 65535, 8080)
+
+export const corsOrigins = Config.string("CORS_ORIGINS").pipe(
+  Config.mapOrFail((raw) => {
+    const origins = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    const bad = origins.find((o) => o !== "*" && !(URL.canParse(o) && new URL(o).origin === o))
+    return bad === undefined
+      ? Either.right(origins)
+      : Either.left(invalid(`expected comma-separated origins such as https://app.example.com, got "${bad}"`))
+  }),
+  Config.withDefault<ReadonlyArray<string>>([])
+)
+export const hsts = bool("HSTS_ENABLED", false)
+
+export const bodyLimitBytes = integerIn("BODY_LIMIT_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024)
+export const requestTimeout = duration("REQUEST_TIMEOUT", "30 seconds")
+export const shutdownTimeout = duration("SHUTDOWN_TIMEOUT", "8 seconds")
