@@ -15,7 +15,7 @@ export interface JobsConfig {
   readonly retention: Duration.Duration
   /** Dead jobs are kept longer, for inspection and retry. */
   readonly deadRetention: Duration.Duration
-  /** Cron (UTC) of the retention job. */
+  /** Cron (UTC) of the retention jobs (`jobs.prune`, `rooms.prune`). */
   readonly pruneCron: string
 }
 
