@@ -6,7 +6,7 @@
  *   - throughput: rooms × subscribers, every room's publisher sends N messages
  *     (Lectern: up to 200 commands in flight per room); delivered messages/s;
  *   - latency: 10 msg/s per room for a few seconds; p50/p95/p99 send → receive;
- *   - loss in both, and server RSS per idle authenticated connection.
+ *   - loss in both, and server RSS per idle authenticated connection (first, on the fresh server, with forced GCs).
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:fanout [-- --rooms 10 --subs 100 --messages 200]
  *
@@ -63,7 +63,7 @@ const options = (args: ReadonlyArray<string>) => {
     subs: get("--subs", 100),
     messages: get("--messages", 200),
     seconds: get("--seconds", 5),
-    idle: get("--idle", 1000)
+    idle: get("--idle", 2000)
   }
 }
 
@@ -80,7 +80,7 @@ const freePort = () =>
 const startChild = (args: ReadonlyArray<string>, env: Record<string, string>, ready: () => Promise<boolean>) =>
   new Promise<ChildProcess>((resolve, reject) => {
     const extra = (process.env.BENCH_CHILD_NODE_ARGS ?? "").split(" ").filter((a) => a !== "")
-    const child = spawn(process.execPath, [...extra, "--import", "tsx", ...args], {
+    const child = spawn(process.execPath, ["--expose-gc", "--import", gcOnSignal, ...extra, "--import", "tsx", ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warning", ...env },
       stdio: ["ignore", "pipe", "inherit"]
@@ -104,9 +104,22 @@ const stopChild = (child: ChildProcess) =>
     setTimeout(() => child.kill("SIGKILL"), 10_000).unref()
   })
 
+const gcOnSignal = new URL("./_gc-on-signal.mjs", import.meta.url).href
+
 const rssKb = (pid: number) => {
   const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
   return match === null ? 0 : Number(match[1])
+}
+
+/** RSS after a forced full GC in the server (median of three), so two samples differ by retained memory. */
+const settledRssKb = async (pid: number) => {
+  const samples: Array<number> = []
+  for (let i = 0; i < 3; i++) {
+    process.kill(pid, "SIGUSR2")
+    await sleep(400)
+    samples.push(rssKb(pid))
+  }
+  return samples.sort((a, b) => a - b)[1] ?? 0
 }
 
 const openWs = (url: string, onMessage: (data: Buffer) => void) =>
@@ -341,7 +354,29 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) =>
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/**
+ * Server RSS growth per idle authenticated connection, measured first on the fresh server: a warm-up round
+ * (so code compiled for the first connections is not counted), then forced-GC samples around `count` connections.
+ */
+const idleConnectionKb = async (system: System, count: number) => {
+  const open = async (n: number) => {
+    const closers: Array<() => void> = []
+    for (let i = 0; i < n; i += 100) closers.push(...await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => system.idle())))
+    return closers
+  }
+  for (const close of await open(200)) close()
+  await sleep(500)
+  const before = await settledRssKb(system.pid)
+  const idle = await open(count)
+  await sleep(1_000)
+  const perConnectionKb = (await settledRssKb(system.pid) - before) / count
+  for (const close of idle) close()
+  await sleep(500)
+  return perConnectionKb
+}
+
 const measure = async (system: System, o: ReturnType<typeof options>) => {
+  const perConnectionKb = await idleConnectionKb(system, o.idle)
   let delivered = 0
   let latencies: Array<number> = []
   let recordLatency = false
@@ -400,13 +435,6 @@ const measure = async (system: System, o: ReturnType<typeof options>) => {
   for (const close of closers) close()
   await sleep(1_000)
 
-  // RSS per idle authenticated connection.
-  const before = rssKb(system.pid)
-  const idle = []
-  for (let i = 0; i < o.idle; i += 100) idle.push(...await Promise.all(Array.from({ length: Math.min(100, o.idle - i) }, () => system.idle())))
-  await sleep(2_000)
-  const perConnectionKb = (rssKb(system.pid) - before) / o.idle
-  for (const close of idle) close()
   return { throughput, latency, perConnectionKb }
 }
 

@@ -2,8 +2,8 @@
  * The realtime WebSocket endpoint at `/ws` on the HTTP server (docs/protocol.md).
  * Owns accepting sockets (a `ws` server in `noServer` mode on the node server's
  * upgrade event, so each socket's write buffer is visible for the outbound limit),
- * the connection fibers, and closing every connection with 4001 on shutdown.
- * What a connection does is in WsConnection.ts.
+ * the fibers running connections' frames, and closing every connection with 4001 on
+ * shutdown. A connection's socket side is in WsConnection.ts, its frames in WsFrames.ts.
  */
 import { Clock, Duration, Effect, FiberSet, Layer, Metric, Schedule } from "effect"
 import type { IncomingMessage, Server } from "node:http"
@@ -15,7 +15,8 @@ import { AppConfig } from "../layers/AppConfig.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
 import { CloseCodes } from "../schemas/Frames.ts"
 import { Tokens } from "../services/Tokens.ts"
-import { runConnection } from "./WsConnection.ts"
+import { drain } from "./WsFrames.ts"
+import { type GatewayEnv, WsConnection } from "./WsConnection.ts"
 
 /** The path of the WebSocket endpoint. */
 export const gatewayPath = "/ws"
@@ -49,7 +50,8 @@ export const layer = (server: Server) =>
         perMessageDeflate: false,
         clientTracking: false
       })
-      const connections = yield* FiberSet.make<void>()
+      // Fibers of connections with frames to handle; an idle connection has none (WsConnection.ts).
+      const frames = yield* FiberSet.make<void>()
       // One timer for every connection's ping watchdog and token expiry.
       const ticks = new Set<(now: number) => void>()
       const onTick = (tick: (now: number) => void) => {
@@ -61,18 +63,20 @@ export const layer = (server: Server) =>
         Effect.repeat(Schedule.spaced(Duration.millis(Math.min(1_000, Math.max(50, Duration.toMillis(config.pingTimeout) / 5))))),
         Effect.forkScoped
       )
-      const run = yield* FiberSet.runtime(connections)<never>()
+      const runFork = yield* FiberSet.runtime(frames)<never>()
+      const env: GatewayEnv = { config, kinds, tokens, onTick, run: (effect) => void runFork(effect), drain }
 
       const accept = (ws: WebSocket, socket: Duplex) => {
-        const connectionId = `${nodeId}:${(++counter).toString(36)}`
+        const connection = new WsConnection(ws, socket, `${nodeId}:${(++counter).toString(36)}`, env)
         sockets.add(ws)
-        ws.once("close", () => sockets.delete(ws))
-        run(
-          Metric.increment(openConnections).pipe(
-            Effect.zipRight(runConnection(ws, socket, connectionId, { config, kinds, tokens, onTick })),
-            Effect.ensuring(Metric.incrementBy(openConnections, -1))
-          )
-        )
+        runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          connection.start(now)
+          return Metric.increment(openConnections)
+        }))
+        ws.once("close", () => {
+          sockets.delete(ws)
+          runFork(Metric.incrementBy(openConnections, -1))
+        })
       }
 
       const previous = server.listeners("upgrade")
@@ -91,7 +95,7 @@ export const layer = (server: Server) =>
         Effect.gen(function*() {
           server.off("upgrade", onUpgrade)
           for (const listener of previous) server.on("upgrade", listener as (...args: Array<unknown>) => void)
-          // Tell every client to reconnect elsewhere, then end the connection fibers.
+          // Tell every client to reconnect elsewhere, then end the fibers still running frames.
           const notice = encodeFrame({ t: "disconnect", code: CloseCodes.SHUTDOWN, reason: "server shutting down", reconnect: true })
           for (const ws of sockets) {
             if (ws.readyState === ws.OPEN) {
@@ -104,7 +108,7 @@ export const layer = (server: Server) =>
             schedule: Schedule.spaced("20 millis"),
             until: (n) => n === 0
           }).pipe(Effect.interruptible, Effect.timeoutOption("1 second"))
-          yield* FiberSet.clear(connections)
+          yield* FiberSet.clear(frames)
           for (const ws of sockets) ws.terminate()
           wss.close()
         })

@@ -1,33 +1,28 @@
 /**
  * A token bucket for per-connection limits (commands, malformed frames): `burst`
- * tokens, refilled at `perSecond`. Time comes from `Clock`. Owned by one fiber,
- * so it needs no lock.
+ * tokens, refilled at `perSecond`. Plain state, no fibers or refs: a connection
+ * owns it and passes the time (from `Clock`) to each take.
  */
-import { Clock, Effect } from "effect"
 
 /** A token bucket. */
-export interface TokenBucket {
-  /** Takes one token: 0 when granted, else the milliseconds until one is available. */
-  readonly take: Effect.Effect<number>
-}
+export class TokenBucket {
+  private tokens: number
+  private last: number
 
-/** Constructors. */
-export const TokenBucket = {
-  /** A full bucket of `burst` tokens refilled at `perSecond`. */
-  make: (burst: number, perSecond: number): Effect.Effect<TokenBucket> =>
-    Effect.map(Clock.currentTimeMillis, (start) => {
-      let tokens = burst
-      let last = start
-      return {
-        take: Effect.map(Clock.currentTimeMillis, (now) => {
-          tokens = Math.min(burst, tokens + ((now - last) * perSecond) / 1000)
-          last = now
-          if (tokens >= 1) {
-            tokens -= 1
-            return 0
-          }
-          return Math.ceil(((1 - tokens) * 1000) / perSecond)
-        })
-      }
-    })
+  /** A full bucket of `burst` tokens refilled at `perSecond`, starting at `now` (ms). */
+  constructor(private readonly burst: number, private readonly perSecond: number, now: number) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token at `now` (ms): 0 when granted, else the milliseconds until one is available. */
+  take(now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000)
+    this.last = now
+    if (this.tokens >= 1) {
+      this.tokens -= 1
+      return 0
+    }
+    return Math.ceil(((1 - this.tokens) * 1000) / this.perSecond)
+  }
 }
