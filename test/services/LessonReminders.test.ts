@@ -12,13 +12,16 @@ const person = (role: "tutor" | "student") =>
   Effect.flatMap(Users, (users) =>
     users.create({ email: `${role}-${Math.random().toString(36).slice(2, 10)}@example.com`, password: "correct horse battery", role }))
 
-/** A lesson row as the Lessons service would write it. */
-const insertLesson = (startsAt: DateTime.Utc) =>
+/**
+ * A lesson row as the Lessons service would write it, starting `secondsFromNow` after its people exist (creating
+ * them hashes passwords, which takes long on a loaded machine and must not eat into the reminder's lead).
+ */
+const insertLesson = (secondsFromNow: number) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const tutor = yield* person("tutor")
     const students = [yield* person("student"), yield* person("student")]
-    const iso = DateTime.formatIso(startsAt)
+    const iso = DateTime.formatIso(yield* inSeconds(secondsFromNow))
     const rows = yield* sql<{ id: string }>`
       INSERT INTO lessons (tutor_id, title, starts_at, ends_at)
       VALUES (${tutor.id}, 'Algebra', ${iso}::timestamptz, ${iso}::timestamptz + interval '1 hour') RETURNING id`
@@ -49,10 +52,10 @@ describe(`LessonReminders (${backendLabel})`, () => {
     it.effect("the reminder runs LESSON_REMINDER_LEAD before the start and notifies the tutor and every student", () =>
       Effect.gen(function*() {
         const reminders = yield* LessonReminders
-        const lesson = yield* insertLesson(yield* inSeconds(2.5))
+        const lesson = yield* insertLesson(4)
         const id = Option.getOrThrow(yield* reminders.schedule(lesson.id, yield* startOf(lesson.id)))
         expect((yield* jobState(id)).state).toBe("pending")
-        const sent = yield* eventually(notificationsOf(lesson.id), (rows) => rows.length === 3, "6 seconds")
+        const sent = yield* eventually(notificationsOf(lesson.id), (rows) => rows.length === 3, "10 seconds")
         expect(sent.map((n) => n.userId).sort()).toEqual([lesson.tutor.id, ...lesson.students.map((s) => s.id)].sort())
         expect(sent.every((n) => n.type === "lesson.reminder" && n.title.startsWith("Algebra starts"))).toBe(true)
       }))
@@ -61,7 +64,7 @@ describe(`LessonReminders (${backendLabel})`, () => {
       Effect.gen(function*() {
         const reminders = yield* LessonReminders
         const sql = yield* SqlClient.SqlClient
-        const lesson = yield* insertLesson(yield* inSeconds(3600))
+        const lesson = yield* insertLesson(3600)
         const start = yield* startOf(lesson.id)
         const first = Option.getOrThrow(yield* reminders.schedule(lesson.id, start))
         const later = DateTime.addDuration(start, Duration.hours(2))
@@ -82,8 +85,9 @@ describe(`LessonReminders (${backendLabel})`, () => {
       Effect.gen(function*() {
         const reminders = yield* LessonReminders
         const sql = yield* SqlClient.SqlClient
-        const cancelled = yield* insertLesson(yield* inSeconds(1.5))
-        const moved = yield* insertLesson(yield* inSeconds(1.5))
+        // The reminders fall due 3 s after the second lesson exists: time to schedule, cancel and move them first.
+        const cancelled = yield* insertLesson(6)
+        const moved = yield* insertLesson(4)
         const a = Option.getOrThrow(yield* reminders.schedule(cancelled.id, yield* startOf(cancelled.id)))
         const b = Option.getOrThrow(yield* reminders.schedule(moved.id, yield* startOf(moved.id)))
         yield* sql`UPDATE lessons SET status = 'cancelled' WHERE id = ${cancelled.id}`
