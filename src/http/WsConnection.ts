@@ -48,6 +48,8 @@ interface Joined {
   pending: Array<Uint8Array> | undefined
   pendingBytes: number
   subscription: ChannelSubscription | undefined
+  /** Set when access was revoked while the subscribe was still in progress: it is refused with this. */
+  revoked: CodedError | undefined
 }
 
 // Inbound frames buffered per connection before the socket counts as flooding.
@@ -185,6 +187,18 @@ export const runConnection = (ws: WebSocket, socket: Duplex, connectionId: strin
         }),
       deliver: (channel, frame) => Effect.sync(() => deliverNow(channel, frame)),
       unsafeDeliver: deliverNow,
+      revoke: (channel, error) =>
+        Effect.suspend(() => {
+          const joined = channels.get(channel)
+          if (joined === undefined) return Effect.void
+          if (joined.subscription === undefined) {
+            joined.revoked = error
+            return Effect.void
+          }
+          const body = toErrorBody(error)
+          sendFrame({ t: "unsubscribed", channel, code: body.code, detail: body.detail })
+          return leave(channel)
+        }),
       close
     }
     function deliverNow(channel: string, frame: Uint8Array) {
@@ -212,12 +226,16 @@ export const runConnection = (ws: WebSocket, socket: Duplex, connectionId: strin
         if (parsed === undefined || kind === undefined) return yield* new UnknownChannel({ channel: frame.channel })
         if (channels.has(frame.channel)) return yield* new ChannelAlreadySubscribed({ channel: frame.channel })
         const scope = yield* Scope.make()
-        const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined }
+        const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined, revoked: undefined }
         channels.set(frame.channel, joined)
         const attached = yield* kind.subscribe(connection, parsed.id, { recover: frame.recover }).pipe(
           Scope.extend(scope),
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : leave(frame.channel))
         )
+        if (joined.revoked !== undefined) {
+          yield* leave(frame.channel)
+          return yield* Effect.fail(joined.revoked)
+        }
         joined.subscription = attached
         sendFrame({ t: "ack", id: frame.id, data: attached.ack })
         const held = joined.pending
