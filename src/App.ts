@@ -8,6 +8,7 @@ import { ChannelKinds } from "./actors/ChannelKind.ts"
 import * as JobQueue from "./actors/JobQueue.ts"
 import * as LessonChannel from "./actors/LessonChannel.ts"
 import { LessonRooms } from "./actors/LessonRooms.ts"
+import { LessonSubscribers } from "./actors/LessonSubscribers.ts"
 import { PresenceTracker } from "./actors/PresenceTracker.ts"
 import * as RoomCommands from "./actors/RoomCommands.ts"
 import * as UserChannel from "./actors/UserChannel.ts"
@@ -123,7 +124,7 @@ export const SyncLive = Sync.Default.pipe(
 
 /** The realtime channel kinds the gateway routes to (`user:`, `lesson:`; `call:` joins here). */
 export const ChannelKindsLive = ChannelKinds.layer([UserChannel.make, LessonChannel.make(RoomCommands.handlers), CallChannel.make]).pipe(
-  Layer.provideMerge(Layer.merge(LessonRooms.Default, PresenceTracker.Default))
+  Layer.provideMerge(Layer.mergeAll(LessonRooms.Default, PresenceTracker.Default, LessonSubscribers.Default))
 )
 
 /** Lesson calls: rules and storage, ICE servers, the per-call actors, log retention. */
@@ -143,7 +144,8 @@ export const servicesWith = <P, E, R>(push: Layer.Layer<P | PushSender.PushSende
     LessonAccess.Default,
     Relations.Default,
     RoomsLive,
-    Lessons.Default.pipe(Layer.provide(NotificationsLive)),
+    // Cancelling a lesson ends its call: the same CallsLive (memoized) as below.
+    Lessons.Default.pipe(Layer.provide(Layer.merge(NotificationsLive, CallsLive))),
     FeatureFlags.Default,
     JobRetention.Default,
     RoomRetention.Default,

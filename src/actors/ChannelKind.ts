@@ -39,6 +39,13 @@ export interface Connection {
    * measurable at room sizes of hundreds). Optional: fakes may leave it out.
    */
   readonly unsafeDeliver?: (channel: string, frame: Uint8Array) => void
+  /**
+   * Ends this connection's subscription to `channel` from the server side (the
+   * caller lost access): the subscription's scope closes and the client is told
+   * why in an `unsubscribed` frame. A subscribe still in progress is refused with
+   * `error` instead. Nothing happens when the connection is not subscribed.
+   */
+  readonly revoke: (channel: string, error: CodedError) => Effect.Effect<void>
   /** Closes this connection with a WebSocket close code and reason. */
   readonly close: (code: number, reason: string) => Effect.Effect<void>
 }

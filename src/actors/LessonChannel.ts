@@ -2,8 +2,11 @@
  * The `lesson:<id>` channel kind: who may enter a lesson's room (its tutor, its
  * students, admins — asked of `LessonAccess`), attaching a connection to the
  * lesson's room actor with recovery from a client's last position, and the
- * room's commands. Storage is in the services (RoomLog, Chat, Board); fan-out in
- * the LessonRoom actor; presence in the PresenceTracker.
+ * room's commands. Access is checked at subscribe and again whenever a lesson
+ * membership notice arrives (students removed, lesson cancelled): whoever lost
+ * it is unsubscribed by the server, so commands need no per-command check.
+ * Storage is in the services (RoomLog, Chat, Board); fan-out in the LessonRoom
+ * actor; presence in the PresenceTracker.
  */
 import { Effect, Option, Schema } from "effect"
 import type { PresenceEntry } from "../layers/PresenceStore.ts"
@@ -18,6 +21,7 @@ import { RoomLog } from "../services/RoomLog.ts"
 import type { ChannelKind, Connection } from "./ChannelKind.ts"
 import type { LessonRoom } from "./LessonRoom.ts"
 import { LessonRooms } from "./LessonRooms.ts"
+import { LessonSubscribers } from "./LessonSubscribers.ts"
 import { PresenceTracker } from "./PresenceTracker.ts"
 
 /** Where a subscriber stands after joining, sent in the subscribe's ack. */
@@ -65,6 +69,7 @@ export const make = <E, R>(extraHandlers: Effect.Effect<Readonly<Record<string, 
     const rooms = yield* LessonRooms
     const log = yield* RoomLog
     const presence = yield* PresenceTracker
+    const watched = yield* LessonSubscribers
 
     const handlers: Record<string, CommandHandler> = {
       /** Typing indicator: ephemeral, fanned out to the room on every process, never stored. */
@@ -116,9 +121,14 @@ export const make = <E, R>(extraHandlers: Effect.Effect<Readonly<Record<string, 
         Effect.gen(function*() {
           const lessonId = Schema.decodeUnknownOption(LessonId)(id)
           if (Option.isNone(lessonId)) return yield* new Forbidden({ detail: "You are not a member of this lesson" })
+          // Watched before access is read, so a membership change racing this subscribe is never missed.
+          yield* watched.watch({ conn, lessonId: lessonId.value, channel: lessonChannel(lessonId.value), revokeOn: ["removed", "cancelled"] })
           const membership = yield* access.membership(conn.user, lessonId.value).pipe(
             Effect.catchTag("LessonNotFound", () => new Forbidden({ detail: "You are not a member of this lesson" }))
           )
+          if (membership.status === "cancelled") {
+            return yield* new Forbidden({ detail: "The lesson was cancelled; its room is closed" })
+          }
           const room = yield* rooms.acquire(lessonId.value)
           yield* Effect.addFinalizer(() => room.leave(conn.connectionId))
           const position = yield* join(room, conn, lessonId.value, options.recover)

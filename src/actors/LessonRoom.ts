@@ -6,7 +6,7 @@
  * caught up without the database. Persistence, authorization and commands are
  * elsewhere (RoomLog, LessonChannel); registry and passivation in LessonRooms.
  */
-import { Cause, Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream, type Tracer } from "effect"
 import type { Connection } from "./ChannelKind.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
@@ -14,6 +14,7 @@ import type { LessonId } from "../schemas/Ids.ts"
 import { RoomBusy } from "../schemas/RealtimeErrors.ts"
 import { lessonChannel, type RoomEvent, type RoomPosition } from "../schemas/Room.ts"
 import type { RoomLog } from "../services/RoomLog.ts"
+import { parentFromTraceParent } from "../services/TraceContext.ts"
 
 /** Where a joining subscriber stands after `join`. */
 export type JoinOutcome =
@@ -43,6 +44,8 @@ type Message =
     readonly conn: Connection
     readonly from: RoomPosition | undefined
     readonly reply: Deferred.Deferred<JoinOutcome>
+    /** The joiner's span: the actor handles the join in its own fiber, as a child of it. */
+    readonly parent: Tracer.AnySpan | undefined
   }
   | { readonly _tag: "Leave"; readonly connectionId: string }
 
@@ -51,6 +54,10 @@ interface Member {
   /** Durable events up to this seq were already sent (recovery); skip them. */
   readonly skipUntil: number
 }
+
+/** The span that published `event` (carried over the Bus); events read from the database have none. */
+const originOf = (event: RoomEvent): Tracer.AnySpan | undefined =>
+  event.traceParent === undefined ? undefined : Option.getOrUndefined(parentFromTraceParent(event.traceParent))
 
 /** Room restarts after a defect, by lesson-independent count. */
 export const roomRestarts = Metric.counter("lectern_room_restarts", { description: "Lesson room actor restarts after a failure" })
@@ -146,7 +153,16 @@ export const make = (
     const handle = (message: Message): Effect.Effect<void> => {
       switch (message._tag) {
         case "Event":
-          return onEvent(message.event)
+          return onEvent(message.event).pipe(
+            // No stack capture: one span per room event per process. Its parent is the publisher's span (from the
+            // Bus payload, possibly another process), so a command's trace shows every room that fanned it out.
+            Effect.withSpan("LessonRoom.deliver", {
+              kind: "consumer",
+              captureStackTrace: false,
+              parent: originOf(message.event),
+              attributes: { lessonId, "event.type": message.event.type, "event.seq": message.event.seq, members: members.size }
+            })
+          )
         case "Leave":
           return Effect.sync(() => void members.delete(message.connectionId))
         case "Join":
@@ -154,7 +170,12 @@ export const make = (
             Effect.flatMap((outcome) => Deferred.succeed(message.reply, outcome)),
             // A defect while joining must not leave the joiner waiting forever.
             Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Deferred.interrupt(message.reply)),
-            Effect.asVoid
+            Effect.asVoid,
+            Effect.withSpan("LessonRoom.join", {
+              captureStackTrace: false,
+              parent: message.parent,
+              attributes: { lessonId, "ws.connection.id": message.conn.connectionId, "user.id": message.conn.user.id }
+            })
           )
       }
     }
@@ -207,7 +228,8 @@ export const make = (
       join: (conn, from) =>
         Effect.gen(function*() {
           const reply = yield* Deferred.make<JoinOutcome>()
-          yield* offer({ _tag: "Join", conn, from, reply })
+          const parent = yield* Effect.option(Effect.currentParentSpan)
+          yield* offer({ _tag: "Join", conn, from, reply, parent: Option.getOrUndefined(parent) })
           return yield* Deferred.await(reply)
         }),
       leave: (connectionId) => Queue.offer(mailbox, { _tag: "Leave", connectionId }).pipe(Effect.asVoid),

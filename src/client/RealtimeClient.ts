@@ -67,6 +67,8 @@ interface Subscribed {
   position: StreamPosition | undefined
   /** Ack data of the latest (re)subscribe; a reset there means "reload snapshot/history". */
   onAck: ((data: unknown) => void) | undefined
+  /** The server ended the subscription (access lost); it is not resubscribed. */
+  onUnsubscribed: ((error: RealtimeError) => void) | undefined
 }
 
 /** A live client. */
@@ -75,7 +77,12 @@ export interface RealtimeClient {
   readonly subscribe: (
     channel: string,
     onEvent: (event: ChannelEvent) => void,
-    options?: { readonly recover?: StreamPosition; readonly onAck?: (data: unknown) => void }
+    options?: {
+      readonly recover?: StreamPosition
+      readonly onAck?: (data: unknown) => void
+      /** Called when the server ends the subscription (e.g. SUBSCRIPTION_REVOKED); it is then forgotten. */
+      readonly onUnsubscribed?: (error: RealtimeError) => void
+    }
   ) => Effect.Effect<unknown, RealtimeError>
   readonly unsubscribe: (channel: string) => Effect.Effect<void, RealtimeError>
   /** Sends a command; succeeds with the ack's data. */
@@ -151,6 +158,13 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
             sub.position = { epoch: frame.epoch, seq: frame.seq }
           }
           sub.onEvent({ channel: frame.channel, type: frame.type, data: frame.data, seq: frame.seq, epoch: frame.epoch })
+          return
+        }
+        case "unsubscribed": {
+          // The server ended it (access lost): resubscribing after a reconnect would only be refused.
+          const sub = subscriptions.get(frame.channel)
+          subscriptions.delete(frame.channel)
+          sub?.onUnsubscribed?.(new RealtimeError({ code: frame.code, detail: frame.detail, fields: {} }))
           return
         }
         default:
@@ -237,7 +251,8 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
             onEvent,
             first: yield* Deferred.make<unknown, RealtimeError>(),
             position: subscribeOptions?.recover,
-            onAck: subscribeOptions?.onAck
+            onAck: subscribeOptions?.onAck,
+            onUnsubscribed: subscribeOptions?.onUnsubscribed
           }
           subscriptions.set(channel, sub)
           // Not yet live: the next session's resubscribe sends it.

@@ -12,11 +12,13 @@ import { type WebSocket } from "ws"
 import type { ChannelKind, ChannelSubscription, Connection } from "../actors/ChannelKind.ts"
 import type { RealtimeConfig } from "../layers/AppConfig.ts"
 import type { CurrentUserInfo } from "../schemas/Auth.ts"
+import type { CodedError } from "../schemas/ErrorCode.ts"
 import { decodeClientFrame, encodeFrame } from "../schemas/FrameCodec.ts"
 import { type ClientFrame, CloseCodes, type ServerFrame, shouldReconnect } from "../schemas/Frames.ts"
 import type { FrameMalformed } from "../schemas/RealtimeErrors.ts"
 import type { Tokens } from "../services/Tokens.ts"
 import type { TokenBucket } from "./TokenBucket.ts"
+import { revoke } from "./WsFrames.ts"
 
 /** What every connection of a gateway shares. */
 export interface GatewayEnv {
@@ -48,6 +50,8 @@ export interface Joined {
   pending: Array<Uint8Array> | undefined
   pendingBytes: number
   subscription: ChannelSubscription | undefined
+  /** Set when access was revoked while the subscribe was still in progress: it is refused with this. */
+  revoked: CodedError | undefined
 }
 
 // Inbound frames buffered per connection before the socket counts as flooding.
@@ -178,6 +182,7 @@ export class WsConnection {
       send: (event) => encodeAndDeliver(this, event.channel, { t: "event", ...event }),
       deliver: (channel, frame) => syncDeliver(this, channel, frame),
       unsafeDeliver: (channel, frame) => this.deliver(channel, frame),
+      revoke: (channel, error) => revoke(this, channel, error),
       close: (code, reason) => syncClose(this, code, reason)
     }
     this.view = view

@@ -129,12 +129,16 @@ const subscribe = (conn: WsConnection, user: CurrentUserInfo, frame: Extract<Cli
     const channels = conn.channels ??= new Map()
     if (channels.has(frame.channel)) return yield* new ChannelAlreadySubscribed({ channel: frame.channel })
     const scope = yield* Scope.make()
-    const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined }
+    const joined: Joined = { scope, pending: [], pendingBytes: 0, subscription: undefined, revoked: undefined }
     channels.set(frame.channel, joined)
     const attached = yield* kind.subscribe(conn.connection(user), parsed.id, { recover: frame.recover }).pipe(
       Scope.extend(scope),
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : leave(conn, frame.channel))
     )
+    if (joined.revoked !== undefined) {
+      yield* leave(conn, frame.channel)
+      return yield* Effect.fail(joined.revoked)
+    }
     joined.subscription = attached
     conn.sendFrame({ t: "ack", id: frame.id, data: attached.ack })
     const held = joined.pending
@@ -202,6 +206,23 @@ const leave = (conn: WsConnection, channel: string) =>
     if (joined === undefined) return Effect.void
     conn.channels?.delete(channel)
     return Scope.close(joined.scope, Exit.void)
+  })
+
+/**
+ * Ends `conn`'s subscription to `channel` from the server side (access lost) and tells the client why; a subscribe
+ * still in progress is refused with `error` instead.
+ */
+export const revoke = (conn: WsConnection, channel: string, error: CodedError) =>
+  Effect.suspend(() => {
+    const joined = conn.channels?.get(channel)
+    if (joined === undefined) return Effect.void
+    if (joined.subscription === undefined) {
+      joined.revoked = error
+      return Effect.void
+    }
+    const body = toErrorBody(error)
+    conn.sendFrame({ t: "unsubscribed", channel, code: body.code, detail: body.detail })
+    return leave(conn, channel)
   })
 
 /** Detaches from every channel; not interruptible, so a stopping gateway still detaches every member. */

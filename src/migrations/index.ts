@@ -8,6 +8,7 @@ import jobsNotifications from "./0005_jobs_notifications.ts"
 import realtime from "./0006_realtime.ts"
 import calls from "./0007_calls.ts"
 import sync from "./0008_sync.ts"
+import callEndLessonCancelled from "./0009_call_end_lesson_cancelled.ts"
 
 /** Migration name (`<id>_<name>`) → migration. */
 export const migrations = {
@@ -16,5 +17,6 @@ export const migrations = {
   "0005_jobs_notifications": jobsNotifications,
   "0006_realtime": realtime,
   "0007_calls": calls,
-  "0008_sync": sync
+  "0008_sync": sync,
+  "0009_call_end_lesson_cancelled": callEndLessonCancelled
 }

@@ -24,10 +24,10 @@ export const CallStatus = Schema.Literal("WAITING", "ACTIVE", "ENDED").annotatio
 export type CallStatus = typeof CallStatus.Type
 
 /** Why a session ended. */
-export const CallEndReason = Schema.Literal("host", "admin", "empty", "idle", "max_lifetime").annotations({
+export const CallEndReason = Schema.Literal("host", "admin", "empty", "idle", "max_lifetime", "lesson_cancelled").annotations({
   identifier: "CallEndReason",
   description: "host/admin: ended by them; empty: nobody left for the empty timeout; idle: never got two people " +
-    "in within the idle timeout; max_lifetime: reached the maximum session length"
+    "in within the idle timeout; max_lifetime: reached the maximum session length; lesson_cancelled: the lesson was cancelled"
 })
 /** @see CallEndReason */
 export type CallEndReason = typeof CallEndReason.Type

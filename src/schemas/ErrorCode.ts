@@ -69,6 +69,10 @@ export const ErrorCodes = {
   FRAME_MALFORMED: { status: 400, description: "A WebSocket frame is not valid MessagePack or not a known frame." },
   FRAME_TOO_LARGE: { status: 413, description: "A WebSocket frame exceeds the frame size limit." },
   ROOM_BUSY: { status: 503, description: "A room's mailbox is full; retry shortly." },
+  SUBSCRIPTION_REVOKED: {
+    status: 403,
+    description: "The server ended a channel subscription because the caller lost access (removed from the lesson, or the lesson was cancelled)."
+  },
   // offline sync
   INVALID_CHECKPOINT: { status: 400, description: "The sync checkpoint is forged, malformed or was issued to another device." },
   SYNC_MUTATION_ORDER: { status: 400, description: "The mutation ids of a push batch do not strictly increase; nothing was applied." },

@@ -116,6 +116,17 @@ export const EventFrame = Schema.Struct({
   epoch: Schema.optional(Schema.String)
 })
 
+/**
+ * The server ended a subscription on its own (the caller lost access): no more
+ * events or commands on `channel`. Not an answer to any frame; do not resubscribe.
+ */
+export const UnsubscribedFrame = Schema.Struct({
+  t: Schema.Literal("unsubscribed"),
+  channel: Schema.String,
+  code: ErrorCode,
+  detail: Schema.String
+})
+
 /** Answer to `ping`. */
 export const PongFrame = Schema.Struct({ t: Schema.Literal("pong") })
 
@@ -133,6 +144,7 @@ export const ServerFrame = Schema.Union(
   AckFrame,
   ErrorFrame,
   EventFrame,
+  UnsubscribedFrame,
   PongFrame,
   DisconnectFrame
 ).annotations({ identifier: "ServerFrame" })

@@ -97,3 +97,16 @@ export class RoomBusy extends Schema.TaggedError<RoomBusy>()("RoomBusy", { lesso
     return "The room is busy; retry shortly"
   }
 }
+
+/** The server ended a subscription: the caller no longer has access to the channel. */
+export class SubscriptionRevoked extends Schema.TaggedError<SubscriptionRevoked>()("SubscriptionRevoked", {
+  channel: Schema.String,
+  reason: Schema.Literal("removed", "cancelled")
+}) {
+  readonly code = "SUBSCRIPTION_REVOKED" as const
+  override get message() {
+    return this.reason === "cancelled"
+      ? "The lesson was cancelled; its room is closed"
+      : "You are no longer a member of this lesson"
+  }
+}

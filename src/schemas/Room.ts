@@ -25,6 +25,11 @@ export interface RoomEvent {
   readonly type: string
   readonly data: unknown
   readonly at: Date
+  /**
+   * W3C `traceparent` of the span that published the event, when it came over the
+   * Bus: a room's fan-out on any process continues the publisher's trace.
+   */
+  readonly traceParent?: string | undefined
 }
 
 /** A room event as carried on the Bus (plain msgpack): `at` is epoch milliseconds. */
@@ -34,7 +39,9 @@ export const RoomEventWire = Schema.Struct({
   seq: Schema.Int.pipe(Schema.nonNegative()),
   type: Schema.String,
   data: Schema.Unknown,
-  at: Schema.DateFromNumber
+  at: Schema.DateFromNumber,
+  // Optional both ways: publishers and followers of older builds neither send nor expect it.
+  traceParent: Schema.optional(Schema.String.pipe(Schema.maxLength(128)))
 })
 
 /** What a recovery from a position yields. */

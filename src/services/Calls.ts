@@ -327,6 +327,32 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
         yield* events.broadcast(lessonId, { kind: "removed", userId: target, connectionId: p.connectionId })
       }).pipe(storeCall, Effect.withSpan("Calls.remove", { attributes: { lessonId } }))
 
+    /**
+     * Ends the lesson's live call, if any, because the lesson was cancelled (after
+     * the cancel committed); everyone following it gets `call.ended` with that reason.
+     */
+    const endForCancelledLesson = (lessonId: LessonId) =>
+      Effect.flatMap(store.liveSession(lessonId), Option.match({
+        onNone: () => Effect.void,
+        onSome: (row) => endWith(row, "lesson_cancelled", null)
+      })).pipe(storeCall, Effect.withSpan("Calls.endForCancelledLesson", { attributes: { lessonId } }))
+
+    /**
+     * Takes students who were just removed from the lesson out of its live call
+     * (after the change committed), as if the host had removed them.
+     */
+    const removeFormerMembers = (lessonId: LessonId, userIds: ReadonlyArray<UserId>) =>
+      Effect.gen(function*() {
+        const row = yield* store.liveSession(lessonId)
+        if (Option.isNone(row)) return
+        for (const userId of userIds) {
+          const p = yield* store.participant(row.value.id, userId)
+          if (Option.isNone(p) || p.value.leftAt !== null) continue
+          yield* departed(row.value, userId, true, "removed")
+          yield* events.broadcast(lessonId, { kind: "removed", userId, connectionId: p.value.connectionId })
+        }
+      }).pipe(storeCall, Effect.withSpan("Calls.removeFormerMembers", { attributes: { lessonId } }))
+
     /** The host (or an admin) ends the call for everyone. */
     const end = (actor: Actor, lessonId: LessonId) =>
       Effect.gen(function*() {
@@ -382,6 +408,8 @@ export class Calls extends Effect.Service<Calls>()("lectern/Calls", {
       hostMute,
       remove,
       end,
+      endForCancelledLesson,
+      removeFormerMembers,
       relay,
       expire
     } as const

@@ -37,13 +37,26 @@ const MembershipRow = Schema.Struct({
   studentIds: Schema.Array(UserId)
 })
 
+/** Who takes part in a lesson, and its status: what every access decision is made of. */
+export type LessonFacts = typeof MembershipRow.Type
+
+/** The caller's role in a lesson with these facts; undefined when they have none. */
+export const roleIn = (facts: LessonFacts, actor: Pick<CurrentUserInfo, "id" | "role">): LessonRole | undefined =>
+  actor.role === "admin"
+    ? "admin"
+    : facts.tutorId === actor.id
+    ? "tutor"
+    : facts.studentIds.includes(actor.id)
+    ? "student"
+    : undefined
+
 /** Lesson authorization. */
 export class LessonAccess extends Effect.Service<LessonAccess>()("lectern/LessonAccess", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    /** The caller's relation to the lesson; `LessonNotFound` when they have none. */
-    const membership = (actor: Pick<CurrentUserInfo, "id" | "role">, lessonId: LessonId) =>
+    /** The lesson's tutor, students and status; none when it does not exist. */
+    const facts = (lessonId: LessonId) =>
       Effect.gen(function*() {
         const rows = yield* sql`
           SELECT l.tutor_id, l.status,
@@ -52,19 +65,18 @@ export class LessonAccess extends Effect.Service<LessonAccess>()("lectern/Lesson
           FROM lessons l LEFT JOIN lesson_students ls ON ls.lesson_id = l.id
           WHERE l.id = ${lessonId}
           GROUP BY l.id`.pipe(Effect.flatMap(Schema.decodeUnknown(Schema.Array(MembershipRow))))
-        const row = Option.fromNullable(rows[0])
-        if (Option.isNone(row)) return yield* new LessonNotFound({ lessonId })
+        return Option.fromNullable(rows[0])
+      }).pipe(storeCall)
+
+    /** The caller's relation to the lesson; `LessonNotFound` when they have none. */
+    const membership = (actor: Pick<CurrentUserInfo, "id" | "role">, lessonId: LessonId) =>
+      Effect.gen(function*() {
+        const row = yield* facts(lessonId)
+        const as = Option.isNone(row) ? undefined : roleIn(row.value, actor)
+        if (Option.isNone(row) || as === undefined) return yield* new LessonNotFound({ lessonId })
         const { tutorId, studentIds, status } = row.value
-        const as: LessonRole | undefined = actor.role === "admin"
-          ? "admin"
-          : tutorId === actor.id
-          ? "tutor"
-          : studentIds.includes(actor.id)
-          ? "student"
-          : undefined
-        if (as === undefined) return yield* new LessonNotFound({ lessonId })
         return { lessonId, tutorId, studentIds, status, as } satisfies LessonMembership
-      }).pipe(storeCall, Effect.withSpan("LessonAccess.membership", { attributes: { lessonId } }))
+      }).pipe(Effect.withSpan("LessonAccess.membership", { attributes: { lessonId } }))
 
     /** Fails unless the caller may perform `action` on the lesson. */
     const authorize = (actor: Pick<CurrentUserInfo, "id" | "role">, lessonId: LessonId, action: LessonAction) =>
@@ -89,6 +101,6 @@ export class LessonAccess extends Effect.Service<LessonAccess>()("lectern/Lesson
         Effect.withSpan("LessonAccess.lessonsOf")
       )
 
-    return { membership, authorize, lessonsOf } as const
+    return { facts, membership, authorize, lessonsOf } as const
   })
 }) {}

@@ -2,8 +2,10 @@
  * Lessons: scheduling, reading, listing, changing and cancelling, with the
  * policy of `LessonAccess` (who may act) and `Relations` (whom a tutor may
  * teach). Every lesson write goes through this service and ends in
- * `recordChange`, the one place follow-ups hook into (the reminder job before
- * each scheduled lesson). Writes validate everything first and change nothing on failure.
+ * `recordChange`, the one place follow-ups inside the transaction hook into (the
+ * reminder job before each scheduled lesson), and `afterCommit` for what must only
+ * follow a committed change (calls ended or left, live subscribers re-checked).
+ * Writes validate everything first and change nothing on failure.
  */
 import { SqlClient } from "@effect/sql"
 import { DateTime, Effect, Schema } from "effect"
@@ -20,7 +22,9 @@ import {
   type UpdateLessonRequest
 } from "../schemas/Lessons.ts"
 import { Role } from "../schemas/Users.ts"
+import { Calls } from "./Calls.ts"
 import { LessonAccess } from "./LessonAccess.ts"
+import { LessonNotices } from "./LessonNotices.ts"
 import { LessonReminders } from "./LessonReminders.ts"
 import { makeLessonQueries } from "./LessonQueries.ts"
 import { canTransition, checkWindow, duplicateStudents, type FieldProblems, frozenDetails } from "./LessonRules.ts"
@@ -46,6 +50,8 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
     const access = yield* LessonAccess
     const relations = yield* Relations
     const reminders = yield* LessonReminders
+    const notices = yield* LessonNotices
+    const calls = yield* Calls
     const queries = makeLessonQueries(sql)
 
     /** A lesson known to exist (just written or authorized); its absence is a bug. */
@@ -105,6 +111,26 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
         Effect.zipRight(Effect.logInfo(`lesson ${change._tag.toLowerCase()}`)),
         Effect.annotateLogs({ lessonId: change._tag === "Changed" ? change.after.id : change.lesson.id })
       )
+
+    /**
+     * Follows up a committed change that can take access away: live subscribers are
+     * re-checked on every process (students removed, lesson cancelled), and a
+     * cancelled lesson's call ends. Never fails the write that already committed.
+     */
+    const afterCommit = (change: LessonChange) => {
+      const lessonId = change._tag === "Changed" ? change.after.id : change.lesson.id
+      const removed = change._tag === "Changed"
+        ? change.before.students.filter((s) => !change.after.students.some((a) => a.id === s.id)).map((s) => s.id)
+        : []
+      if (change._tag !== "Cancelled" && removed.length === 0) return Effect.void
+      const call = change._tag === "Cancelled"
+        ? calls.endForCancelledLesson(lessonId)
+        : calls.removeFormerMembers(lessonId, removed)
+      return call.pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning("the lesson's call was not updated for its membership change", cause)),
+        Effect.zipRight(notices.publish(lessonId))
+      )
+    }
 
     /** Schedules a lesson (tutors for themselves, admins for a named tutor). */
     const create = (actor: Actor, input: CreateLessonRequest) =>
@@ -208,7 +234,7 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
           ...(changes.endsAt ? [sql`ends_at = ${iso(endsAt)}::timestamptz`] : []),
           ...(status !== before.status ? [sql`status = ${status}`] : [])
         ]
-        if (sets.length === 0 && !changes.studentIds) return before
+        if (sets.length === 0 && !changes.studentIds) return { lesson: before, change: undefined }
         yield* sql`UPDATE lessons SET ${sql.csv([...sets, sql`updated_at = now()`])} WHERE id = ${id}`
         if (patch.studentIds !== undefined && changes.studentIds) {
           const next = patch.studentIds
@@ -225,13 +251,18 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
           }
         }
         const after = yield* read(id)
-        yield* recordChange(
-          after.status === "cancelled"
-            ? { _tag: "Cancelled", lesson: after }
-            : { _tag: "Changed", before, after, rescheduled: changes.startsAt || changes.endsAt }
-        )
-        return after
-      }).pipe(sql.withTransaction, storeCall, Effect.withSpan("Lessons.update", { attributes: { lessonId: id } }))
+        const change: LessonChange = after.status === "cancelled"
+          ? { _tag: "Cancelled", lesson: after }
+          : { _tag: "Changed", before, after, rescheduled: changes.startsAt || changes.endsAt }
+        yield* recordChange(change)
+        return { lesson: after, change }
+      }).pipe(
+        sql.withTransaction,
+        storeCall,
+        Effect.tap(({ change }) => change === undefined ? Effect.void : afterCommit(change)),
+        Effect.map(({ lesson }) => lesson),
+        Effect.withSpan("Lessons.update", { attributes: { lessonId: id } })
+      )
 
     /**
      * Cancels a lesson (its tutor or an admin). The lesson stays readable with
@@ -242,17 +273,24 @@ export class Lessons extends Effect.Service<Lessons>()("lectern/Lessons", {
       Effect.gen(function*() {
         yield* lockForManage(actor, id)
         const before = yield* read(id)
-        if (before.status === "cancelled") return before
+        if (before.status === "cancelled") return { lesson: before, change: undefined }
         if (!canTransition(before.status, "cancelled")) {
           return yield* new InvalidLessonTransition({ from: before.status, to: "cancelled" })
         }
         yield* sql`UPDATE lessons SET status = 'cancelled', updated_at = now() WHERE id = ${id}`
         const lesson = yield* read(id)
-        yield* recordChange({ _tag: "Cancelled", lesson })
-        return lesson
-      }).pipe(sql.withTransaction, storeCall, Effect.withSpan("Lessons.cancel", { attributes: { lessonId: id } }))
+        const change: LessonChange = { _tag: "Cancelled", lesson }
+        yield* recordChange(change)
+        return { lesson, change }
+      }).pipe(
+        sql.withTransaction,
+        storeCall,
+        Effect.tap(({ change }) => change === undefined ? Effect.void : afterCommit(change)),
+        Effect.map(({ lesson }) => lesson),
+        Effect.withSpan("Lessons.cancel", { attributes: { lessonId: id } })
+      )
 
     return { create, get, list, update, cancel } as const
   }),
-  dependencies: [LessonAccess.Default, Relations.Default]
+  dependencies: [LessonAccess.Default, Relations.Default, LessonNotices.Default]
 }) {}

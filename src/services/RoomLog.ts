@@ -14,6 +14,7 @@ import { storeCall } from "../layers/SqlErrors.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
 import type { LessonId } from "../schemas/Ids.ts"
 import { lessonChannel, type Recovery, type RoomEvent, RoomEventWire, type RoomPosition } from "../schemas/Room.ts"
+import { currentTraceParent } from "./TraceContext.ts"
 
 /** Tunables of the log (a `Context.Reference`: override per layer in tests). */
 export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern/RoomLogOptions", {
@@ -120,7 +121,9 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
 
     /** Sends a committed event to every follower on every process. Failures are logged: followers recover from the database. */
     const publish = (event: RoomEvent): Effect.Effect<void> =>
-      encode(event).pipe(
+      currentTraceParent.pipe(
+        // The publish span's context travels with the event, so followers' fan-out spans join this trace.
+        Effect.flatMap((traceParent) => encode(traceParent === null ? event : { ...event, traceParent })),
         Effect.flatMap((payload) => bus.publish(lessonChannel(event.lessonId), payload)),
         Effect.catchAllCause((cause) =>
           Effect.logWarning("room event not published; followers will read it from the database", cause)

@@ -29,6 +29,7 @@ const fakeConnection = (id: string, user: Connection["user"], failFirst: boolean
         }
         return Effect.void
       }),
+    revoke: () => Effect.void,
     close: () => Effect.void
   }
   return { conn, seqs }

@@ -3,6 +3,7 @@ import { Effect, Schedule } from "effect"
 import { createServer, connect as netConnect, type Socket } from "node:net"
 import { NodeWebSocket } from "../../src/client/NodeWebSocket.ts"
 import { type ChannelEvent, make, type RealtimeClient } from "../../src/client/RealtimeClient.ts"
+import { Lessons } from "../../src/services/Lessons.ts"
 import { link, scheduleLesson, signedIn } from "../support/Seed.ts"
 import { backendLabel, baseUrl, liveStack, serverStack } from "../support/TestStack.ts"
 import { appendEvent } from "../support/Room.ts"
@@ -123,6 +124,23 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
         expect(box.events.filter((ev) => (ev.seq ?? 0) > 0).map((ev) => ev.seq)).toEqual(Array.from({ length: 52 }, (_, i) => i + 1))
         expect(statuses.slice(0, 3)).toEqual(["Connected", "Disconnected", "Connected"])
         expect(a.position(channel)?.seq).toBe(52)
+      }))
+
+    it.scoped("when the lesson is cancelled the server ends the subscription; the client reports it and forgets it", () =>
+      Effect.gen(function*() {
+        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
+        yield* link(tutor.user.id, ann.user.id)
+        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
+        const channel = `lesson:${lesson.id}`
+        const a = yield* client(ann.token)
+        const ended: Array<string> = []
+        yield* a.subscribe(channel, inbox().onEvent, { onUnsubscribed: (error) => void ended.push(error.code) })
+        yield* appendEvent(lesson.id, "chat.created", { n: 1 })
+        yield* until(() => a.position(channel)?.seq === 1, "first event")
+        yield* Effect.flatMap(Lessons, (lessons) => lessons.cancel({ id: tutor.user.id, role: "tutor" }, lesson.id))
+        yield* until(() => ended.length > 0, "the subscription to end")
+        expect(ended).toEqual(["SUBSCRIPTION_REVOKED"])
+        expect(a.position(channel)).toBeUndefined()
       }))
   })
 })

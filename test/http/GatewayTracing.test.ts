@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import * as Telemetry from "../../src/layers/Telemetry.ts"
-import { Collector } from "../support/Collector.ts"
+import { type CollectedSpan, Collector } from "../support/Collector.ts"
 import { eventually } from "../support/Jobs.ts"
 import { lessonCast } from "../support/Seed.ts"
 import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
@@ -11,6 +11,17 @@ const traced = Layer.unwrapScoped(Effect.map(Collector, (c) =>
   serverStack().pipe(
     Layer.provide(Telemetry.layer({ otlpEndpoint: Option.some(c.url), serviceName: "lectern-test", serviceVersion: "0" }))
   ))).pipe(Layer.provideMerge(Collector.layer))
+
+/** Whether `ancestor` is on `span`'s parent chain (spans of one trace, by id). */
+const descendsFrom = (spans: ReadonlyArray<CollectedSpan>, span: CollectedSpan | undefined, ancestor: CollectedSpan | undefined) => {
+  let current = span
+  for (let hops = 0; current !== undefined && hops < 32; hops++) {
+    if (current.parentSpanId === ancestor?.spanId) return current.traceId === ancestor?.traceId
+    const parentId = current.parentSpanId
+    current = spans.find((s) => s.spanId === parentId)
+  }
+  return false
+}
 
 describe(`WebSocket tracing (${backendLabel})`, () => {
   it.layer(traced, liveStack)((it) => {
@@ -38,6 +49,44 @@ describe(`WebSocket tracing (${backendLabel})`, () => {
         expect(send?.traceId).toBe(command?.traceId)
         expect(send?.parentSpanId).toBe(command?.spanId)
         expect(spans.some((s) => s.name === "ws.subscribe" && s.attributes["lesson.id"] === cast.lesson.id)).toBe(true)
+      })))
+
+    it.effect("the room actor's fan-out of a command's event and its join of a subscriber continue the WS spans' traces", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const c = yield* Collector
+        const cast = yield* lessonCast()
+        const channel = `lesson:${cast.lesson.id}`
+        const tutor = yield* connected(cast.tutor.token)
+        const student = yield* connected(cast.student.token)
+        yield* request(tutor, { t: "sub", channel })
+        yield* request(student, { t: "sub", channel })
+        expect(yield* request(student, { t: "cmd", channel, type: "chat.send", data: { body: "linked" } })).toMatchObject({
+          t: "ack"
+        })
+        yield* tutor.waitFor((f) => f.type === "chat.created")
+        const isDeliver = (s: CollectedSpan) =>
+          s.name === "LessonRoom.deliver" && s.attributes["event.type"] === "chat.created" &&
+          s.attributes.lessonId === cast.lesson.id
+        const spans = yield* eventually(
+          Effect.sync(() => c.spans),
+          (all) => all.some(isDeliver) && all.filter((s) => s.name === "LessonRoom.join").length >= 2,
+          "15 seconds"
+        )
+        const command = spans.find((s) =>
+          s.name === "ws.command" && s.attributes["ws.command.type"] === "chat.send" && s.attributes["lesson.id"] === cast.lesson.id
+        )
+        const deliver = spans.find(isDeliver)
+        expect(deliver?.traceId).toBe(command?.traceId)
+        expect(descendsFrom(spans, deliver, command)).toBe(true)
+        // The publish crossed the Bus: the fan-out's parent is the publish span, not the actor's own.
+        expect(spans.find((s) => s.spanId === deliver?.parentSpanId)?.name).toBe("RoomLog.publish")
+
+        const subscribes = spans.filter((s) => s.name === "ws.subscribe" && s.attributes["lesson.id"] === cast.lesson.id)
+        const joins = spans.filter((s) => s.name === "LessonRoom.join" && s.attributes.lessonId === cast.lesson.id)
+        expect(subscribes).toHaveLength(2)
+        for (const sub of subscribes) {
+          expect(joins.some((join) => join.traceId === sub.traceId && descendsFrom(spans, join, sub))).toBe(true)
+        }
       })))
   })
 })
