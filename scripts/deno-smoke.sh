@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deno smoke test: the same sources run under Deno 2. Creates an admin with the
 # Deno-run CLI, starts `deno task start` on a fresh data dir, waits for
-# /health/ready, logs in, then stops it with SIGTERM and expects exit 0.
+# /health/ready, logs in, opens a WebSocket (connect, subscribe, ping), then stops
+# it with SIGTERM and expects close 4001 on the socket and exit 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,11 +41,25 @@ case "$login" in
   *) echo "deno-smoke: login failed: $login"; cat "$log"; exit 1 ;;
 esac
 
+token=$(node -e 'const b=JSON.parse(process.argv[1].replace(/ 200$/,""));process.stdout.write(b.accessToken)' "$login")
+user_id=$(node -e 'const p=JSON.parse(Buffer.from(process.argv[1].split(".")[1],"base64url"));process.stdout.write(p.sub)' "$token")
+ws_log="$data/ws.log"
+node scripts/ws-smoke.mjs "ws://127.0.0.1:$port/ws" "$token" "$user_id" >"$ws_log" 2>&1 &
+ws_pid=$!
+for _ in $(seq 1 60); do
+  grep -q ready-for-shutdown "$ws_log" 2>/dev/null && break
+  kill -0 "$ws_pid" 2>/dev/null || break
+  sleep 0.5
+done
+grep -q ready-for-shutdown "$ws_log" || { echo "deno-smoke: realtime check failed"; cat "$ws_log" "$log"; exit 1; }
+
 kill -TERM "$pid"
+if ! wait "$ws_pid"; then echo "deno-smoke: realtime check failed"; cat "$ws_log" "$log"; exit 1; fi
+grep '^ws:' "$ws_log"
 set +e
 wait "$pid"
 code=$?
 set -e
 pid=""
 [ "$code" -eq 0 ] || { echo "deno-smoke: exit code $code after SIGTERM"; cat "$log"; exit 1; }
-echo "deno-smoke: ok (served under Deno, logged in, exited 0 on SIGTERM)"
+echo "deno-smoke: ok (served under Deno, logged in, realtime connect/subscribe/ping, 4001 and exit 0 on SIGTERM)"
