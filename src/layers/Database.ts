@@ -158,11 +158,23 @@ const gated = Effect.gen(function*() {
   // its permit before the woken waiter runs).
   const gate = yield* Queue.bounded<true>(1)
   yield* Queue.offer(gate, true)
-  // The token is held as long as the connection is: one statement, or a whole transaction.
-  const acquirer = Effect.zipRight(
-    Effect.acquireRelease(Queue.take(gate), () => Queue.offer(gate, true)),
-    Effect.map(pg.reserve, runToCompletion)
-  )
+  // The token is held as long as the connection is: one statement, or a whole transaction. Acquiring is
+  // uninterruptible and gives the token back when no connection comes:
+  // - `pg.reserve` gets its client from the pool in a later tick and has no interruption handler: a fiber
+  //   interrupted in between never releases that client, and after `poolSize` of them the pool is exhausted.
+  // - `withTransaction` closes the acquirer's scope only once a connection is acquired: after a failed
+  //   reserve (pool connect timeout) the token would stay taken, and every later statement wait forever.
+  const acquirer = Effect.uninterruptible(Effect.gen(function*() {
+    yield* Queue.take(gate)
+    let held = true
+    const giveBack = Effect.suspend(() => {
+      if (!held) return Effect.void
+      held = false
+      return Queue.offer(gate, true)
+    })
+    yield* Effect.addFinalizer(() => giveBack)
+    return yield* pg.reserve.pipe(Effect.map(runToCompletion), Effect.onError(() => giveBack))
+  }))
   const client = yield* SqlClient.make({
     acquirer,
     transactionAcquirer: acquirer,

@@ -1,23 +1,17 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Option, Ref, Schedule, Schema } from "effect"
+import { Deferred, Duration, Effect, Ref, Schedule, Schema } from "effect"
 import * as JobQueue from "../../src/actors/JobQueue.ts"
 import { JobId } from "../../src/schemas/Jobs.ts"
 import { JobPermanentFailure, JobRetryLater } from "../../src/services/JobHandler.ts"
 import { Jobs } from "../../src/services/Jobs.ts"
 import { JobStore } from "../../src/services/JobStore.ts"
 import { awaitState, countByState, jobState, poolOptions, runsOf, uniqueName } from "../support/Jobs.ts"
-import { backendLabel, coreStack, liveStack, realDatabaseUrl } from "../support/TestStack.ts"
+import { backendLabel, coreStack, liveStack } from "../support/TestStack.ts"
 
 const Payload = Schema.Struct({ n: Schema.Number })
 
-// Known defect, not yet understood: when the whole suite runs in parallel, this file
-// exhausts the embedded (PGlite) connection pool ("Failed to acquire connection for
-// transaction") and its teardown hangs; alone it passes. It runs on PostgreSQL in CI;
-// on PGlite run it alone: `LECTERN_PGLITE_JOBQUEUE=1 npx vitest run test/actors/JobQueue.test.ts`.
-const runsHere = Option.isSome(realDatabaseUrl) || process.env.LECTERN_PGLITE_JOBQUEUE === "1"
-
-describe.skipIf(!runsHere)(`JobQueue (${backendLabel})`, () => {
+describe(`JobQueue (${backendLabel})`, () => {
   it.layer(coreStack(), liveStack)((it) => {
     it.scoped("processes every enqueued job once, highest priority first, and logs each attempt", () =>
       Effect.gen(function*() {

@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { backendLabel, coreStack, liveStack } from "../support/TestStack.ts"
 
 describe(`Database (${backendLabel})`, () => {
@@ -28,6 +28,21 @@ describe(`Database (${backendLabel})`, () => {
         // The lone statement got its turn while the busy loop was still running.
         expect(busyDone).toBe(false)
         yield* fiber.await
+      }))
+
+    it.effect("statements and transactions interrupted at any point leave the database serving others", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        // Many more interruptions than the pool has connections, landing before, while and after a
+        // fiber waits for its turn and its connection, and inside its transaction.
+        for (let i = 0; i < 60; i++) {
+          const work = i % 2 === 0 ? sql`SELECT ${i}::int` : sql.withTransaction(sql`SELECT ${i}::int`)
+          const fiber = yield* Effect.fork(work)
+          for (let k = 0; k < i % 7; k++) yield* Effect.yieldNow()
+          yield* Fiber.interrupt(fiber)
+        }
+        expect(yield* sql<{ readonly one: number }>`SELECT 1::int AS one`).toEqual([{ one: 1 }])
+        expect(yield* sql.withTransaction(sql<{ readonly two: number }>`SELECT 2::int AS two`)).toEqual([{ two: 2 }])
       }))
   })
 })
