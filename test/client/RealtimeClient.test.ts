@@ -1,34 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { createServer, connect as netConnect, type Socket } from "node:net"
 import { NodeWebSocket } from "../../src/client/NodeWebSocket.ts"
 import { type ChannelEvent, make, type RealtimeClient } from "../../src/client/RealtimeClient.ts"
 import { Lessons } from "../../src/services/Lessons.ts"
 import { link, scheduleLesson, signedIn } from "../support/Seed.ts"
 import { backendLabel, baseUrl, liveStack, serverStack } from "../support/TestStack.ts"
+import { netProxy } from "../support/NetProxy.ts"
 import { appendEvent } from "../support/Room.ts"
-
-/** A TCP proxy in front of the server whose connections a test can cut (a client's network dropping). */
-const proxy = (target: number) =>
-  Effect.acquireRelease(
-    Effect.async<{ port: number; cut: () => void; server: ReturnType<typeof createServer> }>((resume) => {
-      const open = new Set<Socket>()
-      const server = createServer((inbound) => {
-        const outbound = netConnect(target, "127.0.0.1")
-        open.add(inbound).add(outbound)
-        inbound.pipe(outbound).pipe(inbound)
-        const drop = () => { inbound.destroy(); outbound.destroy() }
-        inbound.on("error", drop).on("close", drop)
-        outbound.on("error", drop).on("close", drop)
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ port, server, cut: () => { for (const s of open) s.destroy(); open.clear() } }))
-      })
-    }),
-    ({ server, cut }) => Effect.sync(() => { cut(); server.close() })
-  )
 
 const client = (token: string, url?: string) =>
   Effect.gen(function*() {
@@ -103,7 +81,7 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
         const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
         const channel = `lesson:${lesson.id}`
         const port = Number(new URL(yield* baseUrl).port)
-        const net = yield* proxy(port)
+        const net = yield* netProxy(port)
         const statuses: Array<string> = []
         const box = inbox()
         const a = yield* make({
