@@ -18,6 +18,12 @@ export const examples: ReadonlyArray<readonly [string, ClientFrame | ServerFrame
   ["ack", { t: "ack", id: 3, data: { duplicate: false } }],
   ["error", { t: "error", id: 3, code: "VALIDATION_ERROR", detail: "Invalid input: body", fields: { body: "is empty" } }],
   ["event", { t: "event", channel: "lesson:7c0e…", type: "chat.created", data: { body: "Hi" }, seq: 42, epoch: "9f2c" }],
+  ["presence.join", {
+    t: "event",
+    channel: "lesson:7c0e…",
+    type: "presence.join",
+    data: { connectionId: "k3Jd9a:1", userId: "5f0c…", displayName: "Ann", role: "student", status: "online", since: 1764057600000 }
+  }],
   ["unsubscribed", { t: "unsubscribed", channel: "lesson:7c0e…", code: "SUBSCRIPTION_REVOKED", detail: "You are no longer a member of this lesson" }],
   ["pong", { t: "pong" }],
   ["disconnect", { t: "disconnect", code: 4004, reason: "slow consumer", reconnect: true }]

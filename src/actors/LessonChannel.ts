@@ -18,6 +18,7 @@ import { UnknownCommand } from "../schemas/RealtimeErrors.ts"
 import { lessonChannel, type RoomPosition } from "../schemas/Room.ts"
 import { type LessonMembership, LessonAccess } from "../services/LessonAccess.ts"
 import { RoomLog } from "../services/RoomLog.ts"
+import { Users } from "../services/Users.ts"
 import type { ChannelKind, Connection } from "./ChannelKind.ts"
 import type { LessonRoom } from "./LessonRoom.ts"
 import { LessonRooms } from "./LessonRooms.ts"
@@ -70,6 +71,7 @@ export const make = <E, R>(extraHandlers: Effect.Effect<Readonly<Record<string, 
     const log = yield* RoomLog
     const presence = yield* PresenceTracker
     const watched = yield* LessonSubscribers
+    const users = yield* Users
 
     const handlers: Record<string, CommandHandler> = {
       /** Typing indicator: ephemeral, fanned out to the room on every process, never stored. */
@@ -129,10 +131,14 @@ export const make = <E, R>(extraHandlers: Effect.Effect<Readonly<Record<string, 
           if (membership.status === "cancelled") {
             return yield* new Forbidden({ detail: "The lesson was cancelled; its room is closed" })
           }
+          // Read once per subscribe (the name the room shows for this connection), not per heartbeat.
+          const user = yield* users.findById(conn.user.id).pipe(
+            Effect.catchTag("UserNotFound", () => new Forbidden({ detail: "You are not a member of this lesson" }))
+          )
           const room = yield* rooms.acquire(lessonId.value)
           yield* Effect.addFinalizer(() => room.leave(conn.connectionId))
           const position = yield* join(room, conn, lessonId.value, options.recover)
-          const present = yield* presence.join(lessonId.value, conn, membership.as)
+          const present = yield* presence.join(lessonId.value, conn, membership.as, user.displayName)
           const ctx: CommandContext = { conn, lessonId: lessonId.value, membership }
           const ack: JoinAck = { ...position, role: membership.as, presence: present }
           return {

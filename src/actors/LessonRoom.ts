@@ -3,17 +3,19 @@
  * lesson's event log (`RoomLog.follow`: gap-free, seq-ordered, across
  * processes), encodes each event ONCE and writes the same bytes to every local
  * subscriber, and keeps a ring of recent events so a reconnecting client can be
- * caught up without the database. Persistence, authorization and commands are
- * elsewhere (RoomLog, LessonChannel); registry and passivation in LessonRooms.
+ * caught up without the database. When its follower fell behind the retained log
+ * (events pruned before it read them) it ends the subscriptions that would miss
+ * them with RESYNC_REQUIRED and continues from the head: a gap is never silent.
+ * Persistence, authorization and commands are elsewhere (RoomLog, LessonChannel); registry and passivation in LessonRooms.
  */
 import { Cause, Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream, type Tracer } from "effect"
 import type { Connection } from "./ChannelKind.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
 import type { LessonId } from "../schemas/Ids.ts"
-import { RoomBusy } from "../schemas/RealtimeErrors.ts"
+import { ResyncRequired, RoomBusy } from "../schemas/RealtimeErrors.ts"
 import { lessonChannel, type RoomEvent, type RoomPosition } from "../schemas/Room.ts"
-import type { RoomLog } from "../services/RoomLog.ts"
+import type { RoomEventsPruned, RoomLog } from "../services/RoomLog.ts"
 import { parentFromTraceParent } from "../services/TraceContext.ts"
 
 /** Where a joining subscriber stands after `join`. */
@@ -48,6 +50,8 @@ type Message =
     readonly parent: Tracer.AnySpan | undefined
   }
   | { readonly _tag: "Leave"; readonly connectionId: string }
+  /** The follower skipped to `position` (events before it were pruned unread): members behind it must resync. */
+  | { readonly _tag: "Resync"; readonly position: RoomPosition; readonly pruned: RoomEventsPruned }
 
 interface Member {
   readonly conn: Connection
@@ -78,6 +82,7 @@ export const make = (
   Effect.gen(function*() {
     const channel = lessonChannel(lessonId)
     const start = yield* log.head(lessonId)
+    const actorScope = yield* Effect.scope
     const mailbox = yield* Effect.acquireRelease(Queue.bounded<Message>(mailboxCapacity), Queue.shutdown)
 
     // Actor state: touched only by the loop fiber.
@@ -150,6 +155,35 @@ export const make = (
         )
       })
 
+    /**
+     * Ends the subscription of every member that would miss events before `position` and moves the room there.
+     * The revocations run on their own fiber: each one detaches through this actor's mailbox (`leave`), which
+     * this loop drains.
+     */
+    const onResync = (position: RoomPosition, pruned: RoomEventsPruned) =>
+      Effect.suspend(() => {
+        const behind: Array<Member> = []
+        for (const member of members.values()) {
+          if (position.epoch !== epoch || member.skipUntil < position.seq) behind.push(member)
+        }
+        for (const member of behind) members.delete(member.conn.connectionId)
+        if (position.epoch !== epoch || position.seq > seq) {
+          epoch = position.epoch
+          seq = position.seq
+        }
+        // The ring no longer continues up to the new position: recovery goes to the log (and resets there).
+        ring.length = 0
+        const error = new ResyncRequired({ channel })
+        return Effect.logWarning("room follower skipped pruned events; subscribers behind the head must resync").pipe(
+          Effect.annotateLogs({ from: pruned.from, to: pruned.to, head: position.seq, revoked: behind.length }),
+          Effect.zipRight(Effect.forkIn(
+            Effect.forEach(behind, (member) => member.conn.revoke(channel, error), { concurrency: "unbounded", discard: true }),
+            actorScope
+          )),
+          Effect.asVoid
+        )
+      })
+
     const handle = (message: Message): Effect.Effect<void> => {
       switch (message._tag) {
         case "Event":
@@ -165,6 +199,8 @@ export const make = (
           )
         case "Leave":
           return Effect.sync(() => void members.delete(message.connectionId))
+        case "Resync":
+          return onResync(message.position, message.pruned)
         case "Join":
           return onJoin(message.conn, message.from).pipe(
             Effect.flatMap((outcome) => Deferred.succeed(message.reply, outcome)),
@@ -180,15 +216,28 @@ export const make = (
       }
     }
 
+    /**
+     * Feeds the mailbox from the log from `from` on. Back-pressure: a full mailbox slows the follower, which then
+     * catches up from the database. Chunks in, batches out: one queue hand-off and one wake-up of the loop per
+     * batch of events, not per event. Events pruned before they were read: a Resync, then on from the head.
+     */
+    const follow = (from: RoomPosition): Effect.Effect<void, ServiceUnavailable> =>
+      Effect.scoped(Effect.flatMap(log.follow(lessonId, from), (events) =>
+        Stream.runForEachChunk(
+          events,
+          (chunk) => Queue.offerAll(mailbox, Chunk.map(chunk, (event): Message => ({ _tag: "Event", event })))
+        ))).pipe(
+          Effect.catchTag("RoomEventsPruned", (pruned) =>
+            Effect.gen(function*() {
+              const head = yield* log.head(lessonId)
+              yield* Queue.offer(mailbox, { _tag: "Resync", position: head, pruned })
+              return yield* follow(head)
+            }))
+        )
+
     /** Follows the log from the last delivered position and runs the mailbox, until either fails. */
     const incarnation = Effect.scoped(Effect.gen(function*() {
-      const events = yield* log.follow(lessonId, { epoch, seq })
-      // Back-pressure: a full mailbox slows the follower, which then catches up from the database.
-      // Chunks in, batches out: one queue hand-off and one wake-up of the loop per batch of events, not per event.
-      const follower = Stream.runForEachChunk(
-        events,
-        (chunk) => Queue.offerAll(mailbox, Chunk.map(chunk, (event): Message => ({ _tag: "Event", event })))
-      )
+      const follower = follow({ epoch, seq })
       const loop = Effect.forever(
         Effect.flatMap(Queue.takeBetween(mailbox, 1, batchSize), (batch) => Effect.forEach(batch, handle, { discard: true }))
       )

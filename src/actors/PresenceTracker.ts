@@ -34,17 +34,26 @@ export class PresenceTracker extends Effect.Service<PresenceTracker>()("lectern/
     }
 
     /**
-     * Enters `conn` into the lesson's presence for the lifetime of the scope and
-     * returns the room's presence list (including this connection).
+     * Enters `conn` into the lesson's presence, under the user's `displayName`,
+     * for the lifetime of the scope and returns the room's presence list
+     * (including this connection).
      */
     const join = (
       lessonId: LessonId,
       conn: Connection,
-      role: string
+      role: string,
+      displayName: string
     ): Effect.Effect<ReadonlyArray<PresenceEntry>, ServiceUnavailable, Scope.Scope> =>
       Effect.gen(function*() {
         const since = yield* Clock.currentTimeMillis
-        const entry: PresenceEntry = { connectionId: conn.connectionId, userId: conn.user.id, role, status: "online", since }
+        const entry: PresenceEntry = {
+          connectionId: conn.connectionId,
+          userId: conn.user.id,
+          displayName,
+          role,
+          status: "online",
+          since
+        }
         yield* Effect.acquireRelease(
           Effect.gen(function*() {
             yield* store.put(roomKey(lessonId), entry, ttl)

@@ -2,11 +2,11 @@
  * The TypeScript realtime client (Node and browsers): connects to `/ws` with a
  * token provider, pings, refreshes the token before it expires, reconnects with
  * exponential backoff and jitter when the close code allows, resubscribes every
- * channel with recovery from its last `{epoch, seq}` (dropping duplicates), and
- * offers commands as Effects (`make`) or Promises (`connect`). Protocol:
+ * channel with recovery from its last `{epoch, seq}` (dropping duplicates) — also
+ * at once when the server ends one with RESYNC_REQUIRED — and offers commands as Effects (`make`) or Promises (`connect`). Protocol:
  * docs/protocol.md. It depends on nothing of the server but the frame schemas.
  */
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Random, Schedule, Schema, Scope } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Queue, Random, Schedule, Schema, Scope } from "effect"
 import { encodeFrame, unpack } from "../schemas/FrameCodec.ts"
 import { type ClientFrame, CloseCodes, protocolVersion, ServerFrame, shouldReconnect, type StreamPosition } from "../schemas/Frames.ts"
 
@@ -67,7 +67,7 @@ interface Subscribed {
   position: StreamPosition | undefined
   /** Ack data of the latest (re)subscribe; a reset there means "reload snapshot/history". */
   onAck: ((data: unknown) => void) | undefined
-  /** The server ended the subscription (access lost); it is not resubscribed. */
+  /** The server ended the subscription (access lost); it is not resubscribed. Not called for RESYNC_REQUIRED. */
   onUnsubscribed: ((error: RealtimeError) => void) | undefined
 }
 
@@ -80,7 +80,10 @@ export interface RealtimeClient {
     options?: {
       readonly recover?: StreamPosition
       readonly onAck?: (data: unknown) => void
-      /** Called when the server ends the subscription (e.g. SUBSCRIPTION_REVOKED); it is then forgotten. */
+      /**
+       * Called when the server ends the subscription (e.g. SUBSCRIPTION_REVOKED); it is then forgotten. Not for
+       * RESYNC_REQUIRED: that one is resubscribed at once with recovery, and `onAck` sees the `reset: true`.
+       */
       readonly onUnsubscribed?: (error: RealtimeError) => void
     }
   ) => Effect.Effect<unknown, RealtimeError>
@@ -109,6 +112,10 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
     let ready = yield* Deferred.make<void>()
     // Set (synchronously) when a session takes its snapshot of subscriptions to resend.
     let live = false
+    // Counts sessions, so a resync asked for on a closed connection is left to the next session's resubscribe.
+    let sessions = 0
+    // Subscriptions the server ended with RESYNC_REQUIRED, to resubscribe (frames are handled synchronously).
+    const resyncs = yield* Queue.unbounded<{ readonly channel: string; readonly sub: Subscribed; readonly session: number }>()
     const status = options.onStatus ?? (() => {})
     const clientScope = yield* Effect.scope
 
@@ -161,8 +168,13 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
           return
         }
         case "unsubscribed": {
-          // The server ended it (access lost): resubscribing after a reconnect would only be refused.
           const sub = subscriptions.get(frame.channel)
+          // The server could not deliver every event: subscribe again from the last position (a reset, usually).
+          if (frame.code === "RESYNC_REQUIRED") {
+            if (sub !== undefined) Queue.unsafeOffer(resyncs, { channel: frame.channel, sub, session: sessions })
+            return
+          }
+          // The server ended it (access lost): resubscribing after a reconnect would only be refused.
           subscriptions.delete(frame.channel)
           sub?.onUnsubscribed?.(new RealtimeError({ code: frame.code, detail: frame.detail, fields: {} }))
           return
@@ -174,6 +186,8 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
 
     const resubscribe = (channel: string, sub: Subscribed) =>
       requestOn((id) => ({ t: "sub", id, channel, ...(sub.position === undefined ? {} : { recover: sub.position }) }), false).pipe(
+        // A subscribe that raced a room's resync is refused with it; the room has moved on, so try again.
+        Effect.retry({ while: (error) => error.code === "RESYNC_REQUIRED", times: 3 }),
         Effect.tap((data) => Effect.sync(() => {
           // Channels with a log answer with a position; a reset moves the client there (after reloading).
           const ack = decodePositionAck(data)
@@ -207,6 +221,7 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
       if (hello === undefined || Either.isLeft(hello)) return yield* Deferred.await(closed)
       status({ _tag: "Connected", connectionId: hello.right.connectionId })
       live = true
+      sessions++
       yield* Effect.forEach([...subscriptions], ([channel, sub]) => Effect.either(resubscribe(channel, sub)), { concurrency: "unbounded", discard: true })
       yield* Deferred.succeed(ready, undefined)
       yield* send({ t: "ping" }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(hello.right.pingInterval))), Effect.forkScoped)
@@ -242,6 +257,15 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
       }
     })
     const fiber = yield* Effect.forkScoped(loop)
+    yield* Queue.take(resyncs).pipe(
+      Effect.flatMap(({ channel, session, sub }) =>
+        live && session === sessions && subscriptions.get(channel) === sub
+          ? Effect.asVoid(Effect.forkIn(Effect.either(resubscribe(channel, sub)), clientScope))
+          : Effect.void
+      ),
+      Effect.forever,
+      Effect.forkScoped
+    )
     yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
 
     return {

@@ -209,8 +209,9 @@ const leave = (conn: WsConnection, channel: string) =>
   })
 
 /**
- * Ends `conn`'s subscription to `channel` from the server side (access lost) and tells the client why; a subscribe
- * still in progress is refused with `error` instead.
+ * Ends `conn`'s subscription to `channel` from the server side (access lost, resync needed) and tells the client
+ * why; a subscribe still in progress is refused with `error` instead. The client is told once the subscription
+ * is detached (its finalizers ran), so a resubscribe it sends in answer cannot overtake the detach.
  */
 export const revoke = (conn: WsConnection, channel: string, error: CodedError) =>
   Effect.suspend(() => {
@@ -221,8 +222,9 @@ export const revoke = (conn: WsConnection, channel: string, error: CodedError) =
       return Effect.void
     }
     const body = toErrorBody(error)
-    conn.sendFrame({ t: "unsubscribed", channel, code: body.code, detail: body.detail })
-    return leave(conn, channel)
+    return leave(conn, channel).pipe(
+      Effect.zipRight(Effect.sync(() => conn.sendFrame({ t: "unsubscribed", channel, code: body.code, detail: body.detail })))
+    )
   })
 
 /** Detaches from every channel; not interruptible, so a stopping gateway still detaches every member. */

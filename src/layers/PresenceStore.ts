@@ -13,6 +13,11 @@ import { Redis } from "./Redis.ts"
 export const PresenceEntry = Schema.Struct({
   connectionId: Schema.String,
   userId: Schema.String,
+  /**
+   * The user's display name when they joined (renames show on their next subscribe). Optional: entries written
+   * to Redis by an older process during a rolling upgrade have none.
+   */
+  displayName: Schema.optional(Schema.String),
   role: Schema.String,
   status: Schema.Literal("online", "away"),
   /** Epoch ms of joining. */

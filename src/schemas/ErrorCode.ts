@@ -73,6 +73,11 @@ export const ErrorCodes = {
     status: 403,
     description: "The server ended a channel subscription because the caller lost access (removed from the lesson, or the lesson was cancelled)."
   },
+  RESYNC_REQUIRED: {
+    status: 409,
+    description:
+      "The server ended a channel subscription because it could not deliver every event in order (the room fell behind its retained log); resubscribe with `recover` and reload on `reset: true`."
+  },
   // offline sync
   INVALID_CHECKPOINT: { status: 400, description: "The sync checkpoint is forged, malformed or was issued to another device." },
   SYNC_MUTATION_ORDER: { status: 400, description: "The mutation ids of a push batch do not strictly increase; nothing was applied." },

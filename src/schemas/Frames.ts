@@ -117,8 +117,10 @@ export const EventFrame = Schema.Struct({
 })
 
 /**
- * The server ended a subscription on its own (the caller lost access): no more
- * events or commands on `channel`. Not an answer to any frame; do not resubscribe.
+ * The server ended a subscription on its own: no more events or commands on
+ * `channel`. Not an answer to any frame. SUBSCRIPTION_REVOKED (access lost): do
+ * not resubscribe; RESYNC_REQUIRED (events could not be delivered in order):
+ * resubscribe with recovery.
  */
 export const UnsubscribedFrame = Schema.Struct({
   t: Schema.Literal("unsubscribed"),

@@ -110,3 +110,16 @@ export class SubscriptionRevoked extends Schema.TaggedError<SubscriptionRevoked>
       : "You are no longer a member of this lesson"
   }
 }
+
+/**
+ * The server ended a subscription because it could not deliver the channel's events in order (the room fell
+ * behind the retained log). Resubscribe with `recover` from the last position; the ack then says `reset: true`.
+ */
+export class ResyncRequired extends Schema.TaggedError<ResyncRequired>()("ResyncRequired", {
+  channel: Schema.String
+}) {
+  readonly code = "RESYNC_REQUIRED" as const
+  override get message() {
+    return "Some events of this channel could not be delivered; resubscribe with recovery and reload on reset"
+  }
+}

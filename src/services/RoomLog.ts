@@ -35,6 +35,21 @@ export class RoomLogOptions extends Context.Reference<RoomLogOptions>()("lectern
   })
 }) {}
 
+/**
+ * A follower fell behind the retained log: events `from`..`to` were pruned
+ * (`rooms.prune`) before it read them, so its stream cannot continue gap-free.
+ * Whoever consumed the stream must tell its own consumers to resync.
+ */
+export class RoomEventsPruned extends Schema.TaggedError<RoomEventsPruned>()("RoomEventsPruned", {
+  lessonId: Schema.String,
+  from: Schema.Number,
+  to: Schema.Number
+}) {
+  override get message() {
+    return `room events ${this.from}..${this.to} of ${this.lessonId} were pruned before the follower read them`
+  }
+}
+
 /** A bigint column (Postgres sends them as strings) as a number. */
 export const DbInt = Schema.Union(Schema.Number, Schema.NumberFromString)
 const HeadRow = Schema.Struct({ epoch: Schema.String, seq: DbInt })
@@ -194,11 +209,13 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
      * database, then follows the Bus; a missing seq not delivered within `gapDelay`
      * (another process published out of order, or a message was lost) is read from
      * the database. A position of another epoch follows from the current head.
+     * Never a silent gap: when the next seq was pruned before it was read (the
+     * follower fell `retainEvents` behind), the stream fails with `RoomEventsPruned`.
      */
     const follow = (
       lessonId: LessonId,
       from: RoomPosition
-    ): Effect.Effect<Stream.Stream<RoomEvent>, ServiceUnavailable, Scope.Scope> =>
+    ): Effect.Effect<Stream.Stream<RoomEvent, RoomEventsPruned>, ServiceUnavailable, Scope.Scope> =>
       Effect.gen(function*() {
         const options = yield* RoomLogOptions
         const live = yield* bus.subscribe(lessonChannel(lessonId))
@@ -211,7 +228,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
         }
         // A bounded mailbox: a slow consumer suspends the loop (then the Bus subscription drops its oldest
         // messages, and the gap is read from the database); a defect in the loop fails the stream.
-        const out = yield* Mailbox.make<RoomEvent>({ capacity: options.followBuffer, strategy: "suspend" })
+        const out = yield* Mailbox.make<RoomEvent, RoomEventsPruned>({ capacity: options.followBuffer, strategy: "suspend" })
         const epoch = start.epoch
         let expected = start.seq + 1
         // Out-of-order arrivals waiting for the seqs before them, and since when a gap has been open.
@@ -230,19 +247,26 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           if (pending.size === 0) gapSince = 0
         })
 
-        // Everything stored from `expected` on; retried (logged) while the database is unavailable.
+        // Retried (logged) while the database is unavailable: a room follower outlives database outages
+        // (the schedule never ends, so orDie never fires).
+        const readAfter = (after: number) =>
+          eventsAfter(lessonId, epoch, after, options.maxRecovery).pipe(
+            Effect.tapErrorCause((cause) => Effect.logWarning("room follower cannot read the log; retrying", cause)),
+            Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+            Effect.orDie
+          )
+
+        // Everything stored from `expected` on.
         const catchUp = Effect.gen(function*() {
           let page: ReadonlyArray<RoomEvent>
           do {
-            page = yield* eventsAfter(lessonId, epoch, expected - 1, options.maxRecovery)
+            page = yield* readAfter(expected - 1)
             const first = page[0]?.seq
+            // Stored seqs have no holes (a seq is taken under the head's row lock, a rollback gives it back),
+            // so a first stored seq past `expected` means the ones between were pruned: nothing can fill
+            // the gap, and skipping it silently would hide it from every subscriber.
             if (first !== undefined && first > expected) {
-              // Pruned before this follower read it (it fell more than retainEvents behind): nothing can
-              // fill the gap, so continue from the oldest stored event rather than wait forever.
-              yield* Effect.logError("room follower skipped pruned events").pipe(
-                Effect.annotateLogs({ from: expected, to: first - 1 })
-              )
-              expected = first
+              return yield* new RoomEventsPruned({ lessonId, from: expected, to: first - 1 })
             }
             for (const event of page) pending.set(event.seq, event)
             yield* drain
@@ -250,12 +274,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           for (const seq of pending.keys()) if (seq < expected) pending.delete(seq)
           gapSince = 0
           if (pending.size > 0) gapSince = yield* Clock.currentTimeMillis
-        }).pipe(
-          Effect.tapErrorCause((cause) => Effect.logWarning("room follower cannot read the log; retrying", cause)),
-          // Forever: a room follower outlives database outages (the schedule never ends, so orDie never fires).
-          Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
-          Effect.orDie
-        )
+        })
 
         // Decoded synchronously (no Effect per step): this runs once per Bus message of the room.
         const accept = (payload: Uint8Array): Effect.Effect<void> => {

@@ -27,7 +27,18 @@ describe(`Lesson rooms over WebSocket (${backendLabel})`, () => {
         const otherTutor = yield* connected(cast.otherTutor.token)
         const tutorAck = yield* request(tutor, { t: "sub", channel })
         expect(tutorAck).toMatchObject({ t: "ack", data: { seq: 0, recovered: 0, reset: false, role: "tutor" } })
-        expect(yield* request(student, { t: "sub", channel })).toMatchObject({ t: "ack", data: { role: "student" } })
+        const studentAck = yield* request(student, { t: "sub", channel })
+        expect(studentAck).toMatchObject({ t: "ack", data: { role: "student" } })
+        // Presence names who is there, so a UI needs no extra lookups.
+        const present = (studentAck.data as { presence: ReadonlyArray<{ userId: string; displayName?: string; role: string }> }).presence
+        expect(present.map((p) => [p.userId, p.displayName, p.role]).sort()).toEqual([
+          [cast.tutor.user.id, "Tutor", "tutor"],
+          [cast.student.user.id, "Student", "student"]
+        ].sort())
+        const joined = yield* tutor.waitFor((f) =>
+          f.t === "event" && f.type === "presence.join" && (f.data as { userId?: unknown }).userId === cast.student.user.id
+        )
+        expect(joined.data).toMatchObject({ userId: cast.student.user.id, displayName: "Student", role: "student", status: "online" })
         expect(yield* request(stranger, { t: "sub", channel })).toMatchObject({ t: "error", code: "FORBIDDEN" })
         expect(yield* request(otherTutor, { t: "sub", channel })).toMatchObject({ t: "error", code: "FORBIDDEN" })
         expect(yield* request(stranger, { t: "sub", channel: "lesson:not-a-uuid" })).toMatchObject({ code: "FORBIDDEN" })

@@ -6,7 +6,7 @@ import { Lessons } from "../../src/services/Lessons.ts"
 import { link, scheduleLesson, signedIn } from "../support/Seed.ts"
 import { backendLabel, baseUrl, liveStack, serverStack } from "../support/TestStack.ts"
 import { netProxy } from "../support/NetProxy.ts"
-import { appendEvent } from "../support/Room.ts"
+import { appendEvent, appendPrunedUnread } from "../support/Room.ts"
 
 const client = (token: string, url?: string) =>
   Effect.gen(function*() {
@@ -119,6 +119,37 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
         yield* until(() => ended.length > 0, "the subscription to end")
         expect(ended).toEqual(["SUBSCRIPTION_REVOKED"])
         expect(a.position(channel)).toBeUndefined()
+      }))
+
+    it.scoped("when the room fell behind the retained log the client resubscribes by itself and is told to reset", () =>
+      Effect.gen(function*() {
+        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
+        yield* link(tutor.user.id, ann.user.id)
+        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
+        const channel = `lesson:${lesson.id}`
+        const a = yield* client(ann.token)
+        const box = inbox()
+        const acks: Array<unknown> = []
+        const ended: Array<string> = []
+        yield* a.subscribe(channel, box.onEvent, {
+          onAck: (data) => void acks.push(data),
+          onUnsubscribed: (error) => void ended.push(error.code)
+        })
+        yield* appendEvent(lesson.id, "chat.created", { n: 1 })
+        yield* until(() => a.position(channel)?.seq === 1, "first event")
+
+        // 2–7 never reach the room's follower (2–4 pruned unread): the server ends the subscription with
+        // RESYNC_REQUIRED and the client subscribes again from seq 1, which can only reset.
+        const head = (yield* appendPrunedUnread(lesson.id, 6, 3)) + 1
+        yield* appendEvent(lesson.id, "chat.created", { n: head })
+        yield* until(() => acks.length === 2, "the automatic resubscribe")
+        expect(acks[1]).toMatchObject({ seq: head, reset: true, recovered: 0 })
+        expect(a.position(channel)?.seq).toBe(head)
+        expect(ended).toEqual([])
+
+        yield* appendEvent(lesson.id, "chat.created", { n: head + 1 })
+        yield* until(() => a.position(channel)?.seq === head + 1, "a live event after the reset")
+        expect(box.events.filter((ev) => (ev.seq ?? 0) > 0).map((ev) => ev.seq)).toEqual([1, head + 1])
       }))
   })
 })

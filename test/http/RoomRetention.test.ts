@@ -2,7 +2,9 @@
  * Room-log retention as a client sees it: after `rooms.prune` a client whose
  * position lies before the retained window is told to reset (never replayed
  * across a hole), one inside the window still gets every event it missed, and
- * chat history and the board — their own tables — lose nothing.
+ * chat history and the board — their own tables — lose nothing. A room whose
+ * follower fell behind the retained log ends its subscriptions with
+ * RESYNC_REQUIRED instead of skipping events silently.
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
@@ -11,6 +13,7 @@ import { Board } from "../../src/services/Board.ts"
 import { Chat } from "../../src/services/Chat.ts"
 import { RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
 import { RoomRetention } from "../../src/services/RoomRetention.ts"
+import { appendEvent, appendPrunedUnread } from "../support/Room.ts"
 import { lessonCast } from "../support/Seed.ts"
 import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
 import { connected, request } from "../support/Ws.ts"
@@ -67,6 +70,39 @@ describe(`room retention (${backendLabel})`, () => {
         const ops = yield* board.opsSince(student, lessonId, 0)
         expect(ops).toMatchObject({ snapshotRequired: false })
         expect(ops.ops.map((o) => [o.version, o.kind])).toEqual([[5, "add"], [6, "update"]])
+      }))
+
+    it.scoped("a room whose follower fell behind the retained log ends its subscriptions with RESYNC_REQUIRED; recovery then resets", () =>
+      Effect.gen(function*() {
+        const log = yield* RoomLog
+        const cast = yield* lessonCast()
+        const lessonId = cast.lesson.id
+        const channel = `lesson:${lessonId}`
+        const tutor = yield* connected(cast.tutor.token)
+        const student = yield* connected(cast.student.token)
+        yield* request(tutor, { t: "sub", channel })
+        yield* request(student, { t: "sub", channel })
+        const first = yield* appendEvent(lessonId, "chat.created", { n: 1 })
+        yield* tutor.waitFor((f) => f.t === "event" && f.seq === 1)
+        yield* student.waitFor((f) => f.t === "event" && f.seq === 1)
+
+        // 2–7 committed without reaching the Bus; 2–4 pruned before the room's follower could read them.
+        expect(yield* appendPrunedUnread(lessonId, 6, 3)).toBe(7)
+        yield* appendEvent(lessonId, "chat.created", { n: 8 })
+        for (const socket of [tutor, student]) {
+          const ended = yield* socket.waitFor((f) => f.t === "unsubscribed")
+          expect(ended).toMatchObject({ channel, code: "RESYNC_REQUIRED", detail: expect.any(String) })
+          // Told, not skipped: nothing after seq 1 arrived on the old subscription.
+          expect(socket.frames.filter((f) => f.t === "event" && f.seq !== undefined).map((f) => f.seq)).toEqual([1])
+        }
+
+        // Recovering from the last position cannot replay the pruned events: reset to the head.
+        const { seq: head } = yield* log.head(lessonId)
+        const again = yield* request(tutor, { t: "sub", channel, recover: { epoch: first.epoch, seq: 1 } })
+        expect(again).toMatchObject({ t: "ack", data: { epoch: first.epoch, seq: head, recovered: 0, reset: true } })
+        yield* appendEvent(lessonId, "chat.created", { n: 9 })
+        yield* tutor.waitFor((f) => f.t === "event" && f.seq === head + 1)
+        expect(tutor.frames.filter((f) => f.t === "event" && f.seq !== undefined).map((f) => f.seq)).toEqual([1, head + 1])
       }))
   })
 })

@@ -6,10 +6,10 @@
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Data, Effect, Exit, Stream } from "effect"
+import { Chunk, Data, Effect, Either, Exit, Stream } from "effect"
 import type { LessonId } from "../../src/schemas/Ids.ts"
 import type { RoomEvent } from "../../src/schemas/Room.ts"
-import { RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
+import { RoomEventsPruned, RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
 import { RoomRetention } from "../../src/services/RoomRetention.ts"
 import { peerServers } from "../support/PeerStacks.ts"
 import { createUser, link, scheduleLesson } from "../support/Seed.ts"
@@ -33,7 +33,7 @@ const write = (lessonId: LessonId, type: string, data: unknown) =>
     return event
   }).pipe(Effect.orDie)
 
-const collect = (stream: Stream.Stream<RoomEvent>, n: number) =>
+const collect = <E>(stream: Stream.Stream<RoomEvent, E>, n: number) =>
   Stream.runCollect(Stream.take(stream, n)).pipe(
     Effect.map(Chunk.toArray),
     Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => `fewer than ${n} events arrived` }),
@@ -42,6 +42,21 @@ const collect = (stream: Stream.Stream<RoomEvent>, n: number) =>
 
 const seqs = (events: ReadonlyArray<RoomEvent>) => events.map((e) => e.seq)
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+/** Everything a follower yields up to and including its failure, as Eithers (a failure ends the list). */
+const untilFailure = <E>(stream: Stream.Stream<RoomEvent, E>) =>
+  stream.pipe(
+    Stream.either,
+    Stream.takeUntil(Either.isLeft),
+    Stream.runCollect,
+    Effect.map(Chunk.toArray),
+    Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => "the follower never failed" }),
+    Effect.orDie
+  )
+
+/** Runs `effect` with the retention job keeping only the newest 3 events per lesson. */
+const retain3 = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
+  Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, retainEvents: 3 }))
 
 class Abort extends Data.TaggedError("Abort") {}
 
@@ -104,7 +119,7 @@ describe(`RoomLog (${backendLabel})`, () => {
         expect(yield* log.since(lesson, { epoch, seq: 5 })).toEqual({ _tag: "Events", events: [] })
       }))
 
-    it.scoped("retention keeps the newest events per lesson; older positions Reset, and a follower from one continues from the oldest kept", () =>
+    it.scoped("retention keeps the newest events per lesson; older positions Reset, and a follower from one fails with RoomEventsPruned", () =>
       Effect.gen(function*() {
         const log = yield* RoomLog
         const retention = yield* RoomRetention
@@ -112,8 +127,6 @@ describe(`RoomLog (${backendLabel})`, () => {
         for (const i of range(1, 6)) yield* write(a, "chat.created", { i })
         yield* write(b, "chat.created", { i: 1 })
         const { epoch } = yield* log.head(a)
-        const retain3 = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
-          Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, retainEvents: 3 }))
         expect(yield* retain3(retention.prune)).toBeGreaterThanOrEqual(3)
         expect(yield* log.since(a, { epoch, seq: 1 })).toEqual({ _tag: "Reset", epoch, seq: 6 })
         const kept = yield* log.since(a, { epoch, seq: 3 })
@@ -121,9 +134,32 @@ describe(`RoomLog (${backendLabel})`, () => {
         const other = yield* log.since(b, { epoch: (yield* log.head(b)).epoch, seq: 0 })
         expect(other._tag === "Events" ? seqs(other.events) : other).toEqual([1])
 
+        // Events 2 and 3 are gone: the follower says so instead of jumping to 4.
         const stream = yield* log.follow(a, { epoch, seq: 1 })
+        expect(yield* untilFailure(stream)).toEqual([Either.left(new RoomEventsPruned({ lessonId: a, from: 2, to: 3 }))])
+        // From the oldest position still covered it follows as before.
+        const inside = yield* log.follow(a, { epoch, seq: 3 })
         yield* write(a, "chat.created", { i: 7 })
-        expect(seqs(yield* collect(stream, 4))).toEqual([4, 5, 6, 7])
+        expect(seqs(yield* collect(inside, 4))).toEqual([4, 5, 6, 7])
+      }))
+
+    it.scoped("a live follower whose next events were pruned before it read them fails with RoomEventsPruned, never skips them", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const log = yield* RoomLog
+        const retention = yield* RoomRetention
+        const lesson = yield* newLesson
+        yield* write(lesson, "chat.created", { n: 1 })
+        const stream = yield* log.follow(lesson, yield* log.head(lesson))
+        // Six events committed without reaching the Bus (a Redis outage) and pruned to the newest three in the same
+        // transaction: the follower can never read 2–4, whenever it looks.
+        yield* sql.withTransaction(Effect.gen(function*() {
+          for (const n of range(2, 7)) yield* log.append(lesson, "chat.created", { n })
+          yield* retain3(retention.prune)
+        })).pipe(Effect.orDie)
+        // A published event makes the follower look for the missing ones at once.
+        yield* write(lesson, "chat.created", { n: 8 })
+        expect(yield* untilFailure(stream)).toEqual([Either.left(new RoomEventsPruned({ lessonId: lesson, from: 2, to: 4 }))])
       }))
 
     it.scoped("a follower gets live events in order, ephemeral ones with seq 0, and fills a lost Bus message from the database", () =>
