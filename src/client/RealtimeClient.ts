@@ -30,6 +30,10 @@ export interface RealtimeClientOptions {
   /** Defaults to the global `WebSocket`. */
   readonly WebSocket?: WebSocketConstructor
   readonly reconnect?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number }
+  /**
+   * How long a command or unsubscribe may take from the call, waiting for a connection included (default 10 s).
+   * A subscribe made while disconnected is kept and sent on the next connection.
+   */
   readonly commandTimeoutMs?: number
   /** Told about every (re)connection attempt's outcome. */
   readonly onStatus?: (status: ClientStatus) => void
@@ -122,7 +126,10 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
     const send = (frame: ClientFrame) => Effect.sync(() => socket?.send(encodeFrame(frame)))
     const token = Effect.promise(async () => await options.token())
 
-    /** Sends a frame with a fresh id once connected and waits for its ack. */
+    /**
+     * Sends a frame with a fresh id once connected and waits for its ack. The timeout runs from the call, so a
+     * command made while the server is unreachable fails with TIMEOUT instead of waiting for a reconnect forever.
+     */
     const requestOn = (frame: (id: number) => ClientFrame, waitForReady = true) =>
       Effect.gen(function*() {
         if (waitForReady) yield* Deferred.await(ready)
@@ -130,11 +137,10 @@ export const make = (options: RealtimeClientOptions): Effect.Effect<RealtimeClie
         const reply = yield* Deferred.make<unknown, RealtimeError>()
         pending.set(id, reply)
         yield* send(frame(id))
-        return yield* Deferred.await(reply).pipe(
-          Effect.timeoutFail({ duration: timeout, onTimeout: () => new RealtimeError({ code: "TIMEOUT", detail: "No answer in time", fields: {} }) }),
-          Effect.ensuring(Effect.sync(() => pending.delete(id)))
-        )
-      })
+        return yield* Deferred.await(reply).pipe(Effect.ensuring(Effect.sync(() => pending.delete(id))))
+      }).pipe(
+        Effect.timeoutFail({ duration: timeout, onTimeout: () => new RealtimeError({ code: "TIMEOUT", detail: "No answer in time", fields: {} }) })
+      )
 
     const onFrame = (bytes: Uint8Array, connected: Deferred.Deferred<{ connectionId: string; pingInterval: number; expiresAt: number }, RealtimeError>) => {
       const decoded = Either.flatMap(unpack(bytes), (v) => Either.mapLeft(decodeServer(v), () => undefined))

@@ -104,6 +104,38 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
         expect(a.position(channel)?.seq).toBe(52)
       }))
 
+    it.scoped("a command while the server is unreachable fails with TIMEOUT in its time; after the network returns commands work", () =>
+      Effect.gen(function*() {
+        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
+        yield* link(tutor.user.id, ann.user.id)
+        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
+        const channel = `lesson:${lesson.id}`
+        const net = yield* netProxy(Number(new URL(yield* baseUrl).port))
+        const statuses: Array<string> = []
+        const a = yield* make({
+          url: `ws://127.0.0.1:${net.port}/ws`,
+          token: () => ann.token,
+          WebSocket: NodeWebSocket,
+          reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+          commandTimeoutMs: 1_000,
+          onStatus: (s) => void statuses.push(s._tag)
+        })
+        yield* a.subscribe(channel, () => {})
+        net.setDown(true)
+        net.cut()
+        // Once the client knows (a command on the dying connection would fail with DISCONNECTED instead).
+        yield* until(() => statuses.includes("Disconnected"), "the client to notice")
+        const started = Date.now()
+        const refused = yield* Effect.flip(a.command(channel, "chat.send", { body: "into the void" }))
+        expect(refused.code).toBe("TIMEOUT")
+        expect(Date.now() - started).toBeLessThan(5_000)
+        net.setDown(false)
+        const sent = yield* a.command(channel, "chat.send", { body: "back online" }).pipe(
+          Effect.retry({ while: (e) => e.code === "TIMEOUT", times: 5 })
+        )
+        expect(sent).toMatchObject({ message: { body: "back online" } })
+      }))
+
     it.scoped("when the lesson is cancelled the server ends the subscription; the client reports it and forgets it", () =>
       Effect.gen(function*() {
         const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
