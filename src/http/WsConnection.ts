@@ -18,6 +18,7 @@ import { type ClientFrame, CloseCodes, type ServerFrame, shouldReconnect } from 
 import type { FrameMalformed } from "../schemas/RealtimeErrors.ts"
 import type { Tokens } from "../services/Tokens.ts"
 import type { TokenBucket } from "./TokenBucket.ts"
+import { binaryFrame } from "./WireFrame.ts"
 import { revoke } from "./WsFrames.ts"
 
 /** What every connection of a gateway shares. */
@@ -124,7 +125,9 @@ export class WsConnection {
       this.socket.cork()
       process.nextTick(uncorkNow, this)
     }
-    ws.send(bytes)
+    // Straight to the socket, framed once per payload (WireFrame.ts); `ws` only frames control and close frames.
+    // Socket-buffered bytes count in `bufferedAmount` all the same.
+    this.socket.write(binaryFrame(bytes))
   }
 
   /** Ends this turn's cork (see `write`). */
