@@ -1,6 +1,6 @@
 /**
  * The LessonRoom actor: one per active lesson per process. It follows the
- * lesson's event log (`RoomLog.follow`: gap-free, seq-ordered, across
+ * lesson's event log (`RoomLog.followWith`: gap-free, seq-ordered, across
  * processes), encodes each event ONCE and writes the same bytes to every local
  * subscriber, and keeps a ring of recent events so a reconnecting client can be
  * caught up without the database. When its follower fell behind the retained log
@@ -8,7 +8,7 @@
  * them with RESYNC_REQUIRED and continues from the head: a gap is never silent.
  * Persistence, authorization and commands are elsewhere (RoomLog, LessonChannel); registry and passivation in LessonRooms.
  */
-import { Cause, Chunk, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, Stream, type Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Metric, Option, Queue, Schedule, type Scope, type Tracer } from "effect"
 import type { Connection } from "./ChannelKind.ts"
 import type { ServiceUnavailable } from "../schemas/Errors.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
@@ -217,16 +217,15 @@ export const make = (
     }
 
     /**
-     * Feeds the mailbox from the log from `from` on. Back-pressure: a full mailbox slows the follower, which then
-     * catches up from the database. Chunks in, batches out: one queue hand-off and one wake-up of the loop per
-     * batch of events, not per event. Events pruned before they were read: a Resync, then on from the head.
+     * Feeds the mailbox from the log from `from` on, straight from the follower's fiber (no stream in between: one
+     * hand-off per event on the latency path). Back-pressure: a full mailbox slows the follower, which then catches
+     * up from the database; the loop still takes whatever has queued in batches. Events pruned before they were
+     * read: a Resync, then on from the head.
      */
     const follow = (from: RoomPosition): Effect.Effect<void, ServiceUnavailable> =>
-      Effect.scoped(Effect.flatMap(log.follow(lessonId, from), (events) =>
-        Stream.runForEachChunk(
-          events,
-          (chunk) => Queue.offerAll(mailbox, Chunk.map(chunk, (event): Message => ({ _tag: "Event", event })))
-        ))).pipe(
+      Effect.scoped(Effect.flatten(
+        log.followWith(lessonId, from, (event) => Effect.asVoid(Queue.offer(mailbox, { _tag: "Event", event })))
+      )).pipe(
           Effect.catchTag("RoomEventsPruned", (pruned) =>
             Effect.gen(function*() {
               const head = yield* log.head(lessonId)

@@ -218,6 +218,27 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
     ): Effect.Effect<Stream.Stream<RoomEvent, RoomEventsPruned>, ServiceUnavailable, Scope.Scope> =>
       Effect.gen(function*() {
         const options = yield* RoomLogOptions
+        // A bounded mailbox: a slow consumer suspends the loop (then the Bus subscription drops its oldest
+        // messages, and the gap is read from the database); a defect in the loop fails the stream.
+        const out = yield* Mailbox.make<RoomEvent, RoomEventsPruned>({ capacity: options.followBuffer, strategy: "suspend" })
+        const run = yield* followWith(lessonId, from, (event) => Effect.asVoid(out.offer(event)))
+        yield* run.pipe(Mailbox.into(out), Effect.forkScoped)
+        return Mailbox.toStream(out)
+      })
+
+    /**
+     * `follow` without the stream: subscribes and reads the head now (so nothing published after this returns is
+     * missed), then the returned loop hands every event to `emit` in order, on the caller's fiber, until it fails
+     * with `RoomEventsPruned` or is interrupted. For a consumer with its own mailbox (the room actor), one hand-off
+     * per event instead of a stream in between.
+     */
+    const followWith = (
+      lessonId: LessonId,
+      from: RoomPosition,
+      emit: (event: RoomEvent) => Effect.Effect<void>
+    ): Effect.Effect<Effect.Effect<never, RoomEventsPruned>, ServiceUnavailable, Scope.Scope> =>
+      Effect.gen(function*() {
+        const options = yield* RoomLogOptions
         const live = yield* bus.subscribe(lessonChannel(lessonId))
         const current = yield* head(lessonId)
         const start = current.epoch === from.epoch && from.seq <= current.seq ? from : current
@@ -226,9 +247,6 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
             Effect.annotateLogs({ lessonId, epoch: from.epoch, seq: from.seq })
           )
         }
-        // A bounded mailbox: a slow consumer suspends the loop (then the Bus subscription drops its oldest
-        // messages, and the gap is read from the database); a defect in the loop fails the stream.
-        const out = yield* Mailbox.make<RoomEvent, RoomEventsPruned>({ capacity: options.followBuffer, strategy: "suspend" })
         const epoch = start.epoch
         let expected = start.seq + 1
         // Out-of-order arrivals waiting for the seqs before them, and since when a gap has been open.
@@ -240,7 +258,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           while (next !== undefined) {
             pending.delete(expected)
             expected++
-            yield* out.offer(next)
+            yield* emit(next)
             next = pending.get(expected)
           }
           if (pending.size > 0 && gapSince === 0) gapSince = yield* Clock.currentTimeMillis
@@ -283,7 +301,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           if (Either.isLeft(decoded)) return Effect.logWarning("undecodable room event skipped", decoded.left)
           const event = decoded.right
           if (event.lessonId !== lessonId) return Effect.void
-          if (event.seq === 0) return Effect.asVoid(out.offer(event))
+          if (event.seq === 0) return emit(event)
           if (event.epoch !== epoch || event.seq < expected) return Effect.void
           pending.set(event.seq, event)
           return drain
@@ -312,15 +330,9 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
         // Subscribed before the head was read: anything after the head will come over the Bus, so a follower
         // starting at the head goes live without waiting for the database.
         const initial = start.seq < current.seq ? catchUp : Effect.void
-        yield* initial.pipe(
-          Effect.zipRight(Effect.forever(step)),
-          Effect.annotateLogs({ lessonId }),
-          Mailbox.into(out),
-          Effect.forkScoped
-        )
-        return Mailbox.toStream(out)
+        return initial.pipe(Effect.zipRight(Effect.forever(step)), Effect.annotateLogs({ lessonId }))
       })
 
-    return { reserve, record, append, publish, publishEphemeral, head, since, follow } as const
+    return { reserve, record, append, publish, publishEphemeral, head, since, follow, followWith } as const
   })
 }) {}
