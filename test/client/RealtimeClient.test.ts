@@ -14,6 +14,14 @@ const client = (token: string, url?: string) =>
     return yield* make({ url: base, token: () => token, WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } })
   })
 
+/** A tutor, their student Ann and a lesson of theirs, with its channel name. */
+const tutorAndStudent = Effect.gen(function*() {
+  const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
+  yield* link(tutor.user.id, ann.user.id)
+  const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
+  return { tutor, ann, lesson, channel: `lesson:${lesson.id}` }
+})
+
 /** Collects a channel's events. */
 const inbox = () => {
   const events: Array<ChannelEvent> = []
@@ -76,10 +84,7 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
 
     it.scoped("after its network drops the client reconnects, recovers the missed events in order, then gets live ones", () =>
       Effect.gen(function*() {
-        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
-        yield* link(tutor.user.id, ann.user.id)
-        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
-        const channel = `lesson:${lesson.id}`
+        const { ann, lesson, channel } = yield* tutorAndStudent
         const port = Number(new URL(yield* baseUrl).port)
         const net = yield* netProxy(port)
         const statuses: Array<string> = []
@@ -106,10 +111,7 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
 
     it.scoped("a command while the server is unreachable fails with TIMEOUT in its time; after the network returns commands work", () =>
       Effect.gen(function*() {
-        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
-        yield* link(tutor.user.id, ann.user.id)
-        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
-        const channel = `lesson:${lesson.id}`
+        const { ann, channel } = yield* tutorAndStudent
         const net = yield* netProxy(Number(new URL(yield* baseUrl).port))
         const statuses: Array<string> = []
         const a = yield* make({
@@ -138,10 +140,7 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
 
     it.scoped("when the lesson is cancelled the server ends the subscription; the client reports it and forgets it", () =>
       Effect.gen(function*() {
-        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
-        yield* link(tutor.user.id, ann.user.id)
-        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
-        const channel = `lesson:${lesson.id}`
+        const { tutor, ann, lesson, channel } = yield* tutorAndStudent
         const a = yield* client(ann.token)
         const ended: Array<string> = []
         yield* a.subscribe(channel, inbox().onEvent, { onUnsubscribed: (error) => void ended.push(error.code) })
@@ -155,10 +154,7 @@ describe(`RealtimeClient end to end (${backendLabel})`, () => {
 
     it.scoped("when the room fell behind the retained log the client resubscribes by itself and is told to reset", () =>
       Effect.gen(function*() {
-        const [tutor, ann] = yield* Effect.all([signedIn("tutor"), signedIn("student")])
-        yield* link(tutor.user.id, ann.user.id)
-        const lesson = yield* scheduleLesson(tutor.user.id, [ann.user.id])
-        const channel = `lesson:${lesson.id}`
+        const { ann, lesson, channel } = yield* tutorAndStudent
         const a = yield* client(ann.token)
         const box = inbox()
         const acks: Array<unknown> = []
