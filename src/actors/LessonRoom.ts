@@ -40,7 +40,8 @@ export interface LessonRoom {
 }
 
 type Message =
-  | { readonly _tag: "Event"; readonly event: RoomEvent }
+  /** From the follower of incarnation `generation`; a later incarnation ignores it (it re-reads from its position). */
+  | { readonly _tag: "Event"; readonly event: RoomEvent; readonly generation: number }
   | {
     readonly _tag: "Join"
     readonly conn: Connection
@@ -51,7 +52,7 @@ type Message =
   }
   | { readonly _tag: "Leave"; readonly connectionId: string }
   /** The follower skipped to `position` (events before it were pruned unread): members behind it must resync. */
-  | { readonly _tag: "Resync"; readonly position: RoomPosition; readonly pruned: RoomEventsPruned }
+  | { readonly _tag: "Resync"; readonly position: RoomPosition; readonly pruned: RoomEventsPruned; readonly generation: number }
 
 interface Member {
   readonly conn: Connection
@@ -88,6 +89,8 @@ export const make = (
     // Actor state: touched only by the loop fiber.
     let epoch = start.epoch
     let seq = start.seq
+    // Which incarnation's follower feeds the mailbox now (see `incarnation`).
+    let generation = 0
     const members = new Map<string, Member>()
     // Ring of the last `ringSize` durable events as encoded frames, oldest first.
     const ring: Array<{ readonly seq: number; readonly frame: Uint8Array }> = []
@@ -187,6 +190,7 @@ export const make = (
     const handle = (message: Message): Effect.Effect<void> => {
       switch (message._tag) {
         case "Event":
+          if (message.generation !== generation) return Effect.void
           return onEvent(message.event).pipe(
             // No stack capture: one span per room event per process. Its parent is the publisher's span (from the
             // Bus payload, possibly another process), so a command's trace shows every room that fanned it out.
@@ -200,7 +204,7 @@ export const make = (
         case "Leave":
           return Effect.sync(() => void members.delete(message.connectionId))
         case "Resync":
-          return onResync(message.position, message.pruned)
+          return message.generation === generation ? onResync(message.position, message.pruned) : Effect.void
         case "Join":
           return onJoin(message.conn, message.from).pipe(
             Effect.flatMap((outcome) => Deferred.succeed(message.reply, outcome)),
@@ -222,21 +226,25 @@ export const make = (
      * up from the database; the loop still takes whatever has queued in batches. Events pruned before they were
      * read: a Resync, then on from the head.
      */
-    const follow = (from: RoomPosition): Effect.Effect<void, ServiceUnavailable> =>
+    const follow = (from: RoomPosition, generation: number): Effect.Effect<void, ServiceUnavailable> =>
       Effect.scoped(Effect.flatten(
-        log.followWith(lessonId, from, (event) => Effect.asVoid(Queue.offer(mailbox, { _tag: "Event", event })))
+        log.followWith(lessonId, from, (event) => Effect.asVoid(Queue.offer(mailbox, { _tag: "Event", event, generation })))
       )).pipe(
           Effect.catchTag("RoomEventsPruned", (pruned) =>
             Effect.gen(function*() {
               const head = yield* log.head(lessonId)
-              yield* Queue.offer(mailbox, { _tag: "Resync", position: head, pruned })
-              return yield* follow(head)
+              yield* Queue.offer(mailbox, { _tag: "Resync", position: head, pruned, generation })
+              return yield* follow(head, generation)
             }))
         )
 
-    /** Follows the log from the last delivered position and runs the mailbox, until either fails. */
+    /**
+     * Follows the log from the last delivered position and runs the mailbox, until either fails. Events the
+     * previous incarnation's follower queued are stale: handling them first would move the position past an event
+     * whose fan-out failed, and the new follower's re-read of it would then be dropped as delivered (a gap).
+     */
     const incarnation = Effect.scoped(Effect.gen(function*() {
-      const follower = follow({ epoch, seq })
+      const follower = follow({ epoch, seq }, ++generation)
       const loop = Effect.forever(
         Effect.flatMap(Queue.takeBetween(mailbox, 1, batchSize), (batch) => Effect.forEach(batch, handle, { discard: true }))
       )
