@@ -123,7 +123,8 @@ export class WsConnection {
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
-      process.nextTick(uncorkNow, this)
+      corkedThisTick.push(this)
+      if (corkedThisTick.length === 1) process.nextTick(uncorkAll)
     }
     // Straight to the socket, framed once per payload (WireFrame.ts); `ws` only frames control and close frames.
     // Socket-buffered bytes count in `bufferedAmount` all the same.
@@ -249,7 +250,15 @@ export class WsConnection {
 
 const ignore = () => {}
 
-const uncorkNow = (connection: WsConnection) => connection.uncork()
+// Connections corked in this turn of the event loop: one `nextTick` uncorks them all (a room's fan-out corks
+// hundreds of sockets per event; one tick callback each was measurable).
+let corkedThisTick: Array<WsConnection> = []
+
+const uncorkAll = () => {
+  const corked = corkedThisTick
+  corkedThisTick = []
+  for (const connection of corked) connection.uncork()
+}
 
 const durationMs = (duration: RealtimeConfig["pingTimeout"]) => Duration.toMillis(duration)
 
