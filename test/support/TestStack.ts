@@ -11,7 +11,6 @@ import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
-import { inject } from "vitest"
 import { DatabaseLive, MessagingLive, ServicesLive } from "../../src/App.ts"
 import { AppConfig, type AppConfigShape, type DatabaseTarget } from "../../src/layers/AppConfig.ts"
 import * as Server from "../../src/http/Server.ts"
@@ -28,20 +27,32 @@ export const backendLabel = `${Option.isSome(realDatabaseUrl) ? "postgres" : "pg
 const uniqueName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`
 
 /**
+ * The pre-migrated template globalSetup made for this run, or none outside vitest (benchmarks import these stacks
+ * too; their databases are then migrated from scratch). Loaded lazily: importing vitest outside a test run throws.
+ */
+const template = (key: "pgliteTemplate" | "postgresTemplate"): Effect.Effect<string | undefined> =>
+  process.env.VITEST === undefined
+    ? Effect.succeed(undefined)
+    : Effect.map(Effect.promise(() => import("vitest")), (vitest) => vitest.inject(key) || undefined)
+
+/**
  * A throwaway database: a fresh Postgres database created (and dropped) through
  * `DATABASE_URL`, or an in-memory PGlite.
  */
 export const freshDatabaseTarget: Effect.Effect<DatabaseTarget, never, import("effect").Scope.Scope> = Option.match(
   realDatabaseUrl,
   {
-    onNone: () => Effect.succeed({ _tag: "Embedded", dataDir: Option.none(), template: inject("pgliteTemplate") } as const),
+    onNone: () =>
+      Effect.map(template("pgliteTemplate"), (dump) =>
+        ({ _tag: "Embedded", dataDir: Option.none(), ...(dump === undefined ? {} : { template: dump }) }) as const),
     onSome: (adminUrl) =>
       Effect.gen(function*() {
         const name = uniqueName("lectern_t")
+        const from = yield* template("postgresTemplate")
         const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(adminUrl), maxConnections: 1 }))
         const sql = Context.get(admin, SqlClient.SqlClient)
         yield* Effect.acquireRelease(
-          sql.unsafe(`CREATE DATABASE ${name} TEMPLATE ${inject("postgresTemplate")}`),
+          sql.unsafe(`CREATE DATABASE ${name}${from === undefined ? "" : ` TEMPLATE ${from}`}`),
           () => Effect.orDie(sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
         ).pipe(Effect.orDie)
         const url = new URL(adminUrl)
