@@ -12,6 +12,8 @@ import { WebSocketServer, type WebSocket } from "ws"
 import { Packr } from "msgpackr"
 
 const [kind, portArg] = process.argv.slice(2)
+// Exit normally on the benchmark's SIGTERM, so `--cpu-prof` (BENCH_CHILD_NODE_ARGS) writes its profile.
+process.on("SIGTERM", () => process.exit(0))
 const port = Number(portArg)
 const packr = new Packr({ useRecords: false })
 
