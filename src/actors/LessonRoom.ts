@@ -191,16 +191,15 @@ export const make = (
       switch (message._tag) {
         case "Event":
           if (message.generation !== generation) return Effect.void
-          return onEvent(message.event).pipe(
-            // No stack capture: one span per room event per process. Its parent is the publisher's span (from the
-            // Bus payload, possibly another process), so a command's trace shows every room that fanned it out.
-            Effect.withSpan("LessonRoom.deliver", {
-              kind: "consumer",
-              captureStackTrace: false,
-              parent: originOf(message.event),
-              attributes: { lessonId, "event.type": message.event.type, "event.seq": message.event.seq, members: members.size }
-            })
-          )
+          // One span per room event per process. Its parent is the publisher's span (from the Bus payload, possibly
+          // another process), so a command's trace shows every room that fanned it out. Not made the current span
+          // (the fan-out starts none; providing one copies the fiber's context per event), no stack capture.
+          return Effect.useSpan("LessonRoom.deliver", {
+            kind: "consumer",
+            captureStackTrace: false,
+            parent: originOf(message.event),
+            attributes: { lessonId, "event.type": message.event.type, "event.seq": message.event.seq, members: members.size }
+          }, () => onEvent(message.event))
         case "Leave":
           return Effect.sync(() => void members.delete(message.connectionId))
         case "Resync":

@@ -5,7 +5,7 @@
  * subscribe first and then catch up from storage without a gap. Delivery is
  * at-most-once; consumers that need every message number them (room `seq`).
  */
-import { Context, Effect, Layer, PubSub, Queue, type Scope } from "effect"
+import { Context, Effect, Layer, Option, Queue, type Scope } from "effect"
 import { ServiceUnavailable } from "../schemas/Errors.ts"
 import { Redis } from "./Redis.ts"
 
@@ -18,23 +18,38 @@ export class Bus extends Context.Tag("lectern/Bus")<Bus, {
   readonly publish: (channel: string, payload: Uint8Array) => Effect.Effect<void, ServiceUnavailable>
   /**
    * Subscribes to `channel` for the lifetime of the scope. Messages published
-   * after this returns are delivered, in publish order per publisher.
+   * after this returns are delivered, in publish order per publisher, into a
+   * sliding queue of this subscriber alone (the oldest are dropped when it lags
+   * `subscriberCapacity` behind). The queue is the subscriber's own: it may offer
+   * into it too, e.g. a wake-up of its own reader, instead of racing a timer
+   * against every take.
    */
   readonly subscribe: (
     channel: string
-  ) => Effect.Effect<Queue.Dequeue<Uint8Array>, ServiceUnavailable, Scope.Scope>
+  ) => Effect.Effect<Queue.Queue<Uint8Array>, ServiceUnavailable, Scope.Scope>
 }>() {}
 
-/** Local fan-out: one sliding PubSub per channel with subscribers, dropped with its last subscriber. */
+/**
+ * Local fan-out: the queues of a channel's local subscribers, dropped with its last
+ * subscriber. Offered to directly (no hub in between: one hand-off per message).
+ */
 const makeChannels = Effect.gen(function*() {
-  const channels = new Map<string, { readonly hub: PubSub.PubSub<Uint8Array>; refs: number }>()
+  const channels = new Map<string, Set<Queue.Queue<Uint8Array>>>()
   const lock = yield* Effect.makeSemaphore(1)
 
   /** Delivers to local subscribers only. */
-  const deliver = (channel: string, payload: Uint8Array) => {
-    const entry = channels.get(channel)
-    return entry === undefined ? Effect.void : Effect.asVoid(PubSub.publish(entry.hub, payload))
-  }
+  const deliver = (channel: string, payload: Uint8Array): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const subscribers = channels.get(channel)
+      if (subscribers === undefined) return Effect.void
+      // A full queue refuses the synchronous offer; the effectful one applies its sliding strategy. A queue shut
+      // down by its closing subscription (no size) is skipped: offering to it would interrupt the publisher.
+      let full: Array<Queue.Queue<Uint8Array>> | undefined
+      for (const queue of subscribers) {
+        if (!Queue.unsafeOffer(queue, payload) && Option.isSome(queue.unsafeSize())) (full ??= []).push(queue)
+      }
+      return full === undefined ? Effect.void : Effect.forEach(full, (queue) => Queue.offer(queue, payload), { discard: true })
+    })
 
   /**
    * Joins `channel` locally; `onFirst` runs (under the lock) when the process gains
@@ -46,28 +61,26 @@ const makeChannels = Effect.gen(function*() {
     onLast: Effect.Effect<void>
   ) =>
     Effect.gen(function*() {
-      const hub = yield* Effect.acquireRelease(
+      const queue = yield* Effect.acquireRelease(Queue.sliding<Uint8Array>(subscriberCapacity), Queue.shutdown)
+      yield* Effect.acquireRelease(
         lock.withPermits(1)(Effect.gen(function*() {
           const existing = channels.get(channel)
           if (existing !== undefined) {
-            existing.refs++
-            return existing.hub
+            existing.add(queue)
+            return
           }
           yield* onFirst
-          const created = { hub: yield* PubSub.sliding<Uint8Array>(subscriberCapacity), refs: 1 }
-          channels.set(channel, created)
-          return created.hub
+          channels.set(channel, new Set([queue]))
         })),
         () =>
           lock.withPermits(1)(Effect.gen(function*() {
-            const entry = channels.get(channel)
-            if (entry === undefined || --entry.refs > 0) return
+            const subscribers = channels.get(channel)
+            if (subscribers === undefined || !subscribers.delete(queue) || subscribers.size > 0) return
             channels.delete(channel)
-            yield* PubSub.shutdown(entry.hub)
             yield* onLast
           }))
       )
-      return yield* PubSub.subscribe(hub)
+      return queue
     })
 
   return { deliver, join } as const

@@ -6,13 +6,13 @@
 import { Headers, HttpTraceContext } from "@effect/platform"
 import { Effect, Option, type Tracer } from "effect"
 
+/** `span` as a `traceparent` value. */
+export const traceParentOf = (span: Tracer.AnySpan): string => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
 /** The current span as a `traceparent` value, or null outside any span. */
 export const currentTraceParent: Effect.Effect<string | null> = Effect.map(
   Effect.option(Effect.currentSpan),
-  Option.match({
-    onNone: () => null,
-    onSome: (span) => HttpTraceContext.toHeaders(span).traceparent ?? null
-  })
+  Option.match({ onNone: () => null, onSome: traceParentOf })
 )
 
 /** The span a stored `traceparent` names, to parent work on (none when absent or malformed). */

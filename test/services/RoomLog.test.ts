@@ -6,7 +6,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Data, Effect, Either, Exit, Stream } from "effect"
+import { Chunk, Data, Duration, Effect, Either, Exit, Stream } from "effect"
 import type { LessonId } from "../../src/schemas/Ids.ts"
 import type { RoomEvent } from "../../src/schemas/Room.ts"
 import { RoomEventsPruned, RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
@@ -183,6 +183,28 @@ describe(`RoomLog (${backendLabel})`, () => {
           [4, "chat.created", { n: 4 }]
         ])
         expect(got[0]?.epoch).toBe("")
+      }))
+  })
+
+  it.layer(coreStack(), liveStack)((it) => {
+    it.scoped("a follower that hears nothing reads an event whose Bus message was lost within its idle check, and only then", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const log = yield* RoomLog
+        const lesson = yield* newLesson
+        const options = yield* RoomLogOptions
+        // A short idle check, so the test can see both sides of it.
+        const stream = yield* log.follow(lesson, yield* log.head(lesson)).pipe(
+          Effect.provideService(RoomLogOptions, { ...options, idleCheck: Duration.millis(1_500) })
+        )
+        const started = Date.now()
+        // Committed but never published, and nothing follows it on the Bus.
+        yield* sql.withTransaction(log.append(lesson, "chat.created", { n: 1 })).pipe(Effect.orDie)
+        const [event] = yield* collect(stream, 1)
+        expect(event?.data).toEqual({ n: 1 })
+        const waited = Date.now() - started
+        expect(waited).toBeGreaterThanOrEqual(1_400)
+        expect(waited).toBeLessThan(8_000)
       }))
   })
 
