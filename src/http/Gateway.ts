@@ -5,7 +5,7 @@
  * the fibers running connections' frames, and closing every connection with 4001 on
  * shutdown. A connection's socket side is in WsConnection.ts, its frames in WsFrames.ts.
  */
-import { Clock, Duration, Effect, FiberSet, Layer, Metric, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, FiberSet, Layer, Metric, Schedule } from "effect"
 import type { IncomingMessage, Server } from "node:http"
 import { randomBytes } from "node:crypto"
 import type { Duplex } from "node:stream"
@@ -14,6 +14,8 @@ import { ChannelKinds } from "../actors/ChannelKind.ts"
 import { AppConfig } from "../layers/AppConfig.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
 import { CloseCodes } from "../schemas/Frames.ts"
+import { BoardOptions } from "../services/BoardSnapshots.ts"
+import { RoomLogOptions } from "../services/RoomLog.ts"
 import { Tokens } from "../services/Tokens.ts"
 import { drain } from "./WsFrames.ts"
 import { type GatewayEnv, WsConnection } from "./WsConnection.ts"
@@ -63,7 +65,11 @@ export const layer = (server: Server) =>
         Effect.repeat(Schedule.spaced(Duration.millis(Math.min(1_000, Math.max(50, Duration.toMillis(config.pingTimeout) / 5))))),
         Effect.forkScoped
       )
-      const runFork = yield* FiberSet.runtime(frames)<never>()
+      // Connection fibers run with a Context of the tunables alone. What they call was built with its services
+      // already, and every span a command starts copies the fiber's Context: the layer's, holding every service of
+      // the app, made that about 10 KB of garbage per command.
+      const tunables = Context.make(RoomLogOptions, yield* RoomLogOptions).pipe(Context.add(BoardOptions, yield* BoardOptions))
+      const runFork = yield* FiberSet.runtime(frames)<never>().pipe(Effect.mapInputContext((_: Context.Context<never>) => tunables))
       const env: GatewayEnv = { config, kinds, tokens, onTick, run: (effect) => void runFork(effect), drain }
 
       const accept = (ws: WebSocket, socket: Duplex) => {

@@ -65,7 +65,6 @@ const decodeEvents = Schema.decodeUnknown(Schema.Array(EventRow))
 
 // Plain msgpack (no records extension) so any msgpack library could read the Bus.
 const packr = new Packr({ useRecords: false })
-const encodeWire = Schema.encode(RoomEventWire)
 const decodeWire = Schema.decodeUnknownEither(RoomEventWire)
 const unpackWire = (payload: Uint8Array): Either.Either<RoomEvent, unknown> => {
   try {
@@ -131,8 +130,13 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
     const append = (lessonId: LessonId, type: string, data: unknown) =>
       Effect.flatMap(reserve(lessonId), (position) => record(lessonId, position, type, data))
 
-    const encode = (event: RoomEvent) =>
-      encodeWire(event).pipe(Effect.flatMap((wire) => Effect.try(() => packr.pack(wire))))
+    // Our own typed value: built as the wire type directly instead of a Schema encode per event (only `at` changes).
+    // Followers decode what arrives with the schema.
+    const encode = (event: RoomEvent, traceParent: string) =>
+      Effect.try(() => {
+        const wire: typeof RoomEventWire.Encoded = { ...event, at: event.at.getTime(), traceParent }
+        return packr.pack(wire)
+      })
 
     /** Sends a committed event to every follower on every process. Failures are logged: followers recover from the database. */
     const publish = (event: RoomEvent): Effect.Effect<void> =>
@@ -143,7 +147,7 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
         captureStackTrace: false,
         attributes: { lessonId: event.lessonId, "event.type": event.type, "event.seq": event.seq }
       }, (span) =>
-        encode({ ...event, traceParent: traceParentOf(span) }).pipe(
+        encode(event, traceParentOf(span)).pipe(
           Effect.flatMap((payload) => bus.publish(lessonChannel(event.lessonId), payload)),
           Effect.catchAllCause((cause) =>
             Effect.logWarning("room event not published; followers will read it from the database", cause)
@@ -334,18 +338,18 @@ export class RoomLog extends Effect.Service<RoomLog>()("lectern/RoomLog", {
           return drain
         }
 
-        const step = Effect.gen(function*() {
-          const payload = yield* Queue.take(live)
-          const now = yield* Clock.currentTimeMillis
-          if (payload !== wake) {
-            heardAt = now
-            yield* accept(payload)
-            if (pending.size > 0 && now - gapSince >= gapDelayMs) yield* catchUp
-          } else if (pending.size > 0 ? now - gapSince >= gapDelayMs : now - heardAt >= idleCheckMs) {
+        // Plain combinators rather than a generator: this runs once per Bus message of the room.
+        const afterAccept = Effect.suspend(() => pending.size > 0 && heardAt - gapSince >= gapDelayMs ? catchUp : Effect.void)
+        const step = Effect.flatMap(Queue.take(live), (payload) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            if (payload !== wake) {
+              heardAt = now
+              return Effect.zipRight(accept(payload), afterAccept)
+            }
             // A deadline passed: the gap was not filled over the Bus in time, or nothing was heard for a while.
-            yield* catchUp
-          }
-        })
+            const due = pending.size > 0 ? now - gapSince >= gapDelayMs : now - heardAt >= idleCheckMs
+            return due ? catchUp : Effect.void
+          }))
 
         // Subscribed before the head was read: anything after the head will come over the Bus, so a follower
         // starting at the head goes live without waiting for the database.
