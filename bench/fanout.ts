@@ -62,7 +62,7 @@ const options = (args: ReadonlyArray<string>) => {
     rooms: get("--rooms", 10),
     subs: get("--subs", 100),
     messages: get("--messages", 200),
-    seconds: get("--seconds", 5),
+    seconds: get("--seconds", 20),
     idle: get("--idle", 2000)
   }
 }
