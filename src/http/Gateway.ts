@@ -12,6 +12,8 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer, type WebSocket } from "ws"
 import { ChannelKinds } from "../actors/ChannelKind.ts"
 import { AppConfig } from "../layers/AppConfig.ts"
+import { toErrorBody } from "../schemas/ErrorCode.ts"
+import { Forbidden } from "../schemas/Errors.ts"
 import { encodeFrame } from "../schemas/FrameCodec.ts"
 import { CloseCodes } from "../schemas/Frames.ts"
 import { BoardOptions } from "../services/BoardSnapshots.ts"
@@ -33,6 +35,22 @@ const isGatewayRequest = (request: IncomingMessage) => {
 }
 
 /**
+ * Whether a browser page of `origin` may open the gateway (cross-site WebSocket hijacking is a browser attack: a
+ * request without Origin is not a page's). No list: any origin, as tokens travel in the first frame, not cookies.
+ */
+const allowsOrigin = (allowed: ReadonlyArray<string>) => (origin: string | undefined) =>
+  origin === undefined || allowed.length === 0 || allowed.includes("*") || allowed.includes(origin)
+
+/** Answers an upgrade with 403 and the unified error body instead of switching protocols. */
+const refuseUpgrade = (socket: Duplex, error: Forbidden) => {
+  const body = JSON.stringify({ error: toErrorBody(error) })
+  socket.end(
+    `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`
+  )
+}
+
+/**
  * Serves `/ws` on `server`. Must be built after the HTTP app is attached: the
  * platform handles every upgrade through the HttpApp, so this layer takes over
  * the `upgrade` event and hands non-gateway upgrades to the previous listeners.
@@ -40,7 +58,8 @@ const isGatewayRequest = (request: IncomingMessage) => {
 export const layer = (server: Server) =>
   Layer.scopedDiscard(
     Effect.gen(function*() {
-      const { realtime: config } = yield* AppConfig
+      const { realtime: config, corsOrigins } = yield* AppConfig
+      const originAllowed = allowsOrigin(config.allowedOrigins.length > 0 ? config.allowedOrigins : corsOrigins)
       const kinds = yield* ChannelKinds
       const tokens = yield* Tokens
       const nodeId = randomBytes(6).toString("base64url")
@@ -90,6 +109,11 @@ export const layer = (server: Server) =>
       const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (isGatewayRequest(request)) {
           socket.on("error", () => socket.destroy())
+          const origin = request.headers.origin
+          if (!originAllowed(origin)) {
+            runFork(Effect.logInfo("websocket from a foreign origin refused").pipe(Effect.annotateLogs({ origin })))
+            return refuseUpgrade(socket, new Forbidden({ detail: `Pages from ${origin} may not open a realtime connection` }))
+          }
           wss.handleUpgrade(request, socket, head, (ws) => accept(ws, socket))
           return
         }

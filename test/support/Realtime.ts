@@ -18,5 +18,6 @@ export const realtimeConfig = (overrides: Partial<RealtimeConfig> = {}): Realtim
   roomIdleTtl: Duration.seconds(30),
   roomRingSize: 512,
   presenceTtl: Duration.seconds(15),
+  allowedOrigins: [],
   ...overrides
 })

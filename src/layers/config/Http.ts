@@ -5,16 +5,20 @@ import { bool, duration, integerIn, invalid } from "./Variables.ts"
 export const host = Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
 export const port = integerIn("PORT", 0, 65535, 8080)
 
-export const corsOrigins = Config.string("CORS_ORIGINS").pipe(
-  Config.mapOrFail((raw) => {
-    const origins = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
-    const bad = origins.find((o) => o !== "*" && !(URL.canParse(o) && new URL(o).origin === o))
-    return bad === undefined
-      ? Either.right(origins)
-      : Either.left(invalid(`expected comma-separated origins such as https://app.example.com, got "${bad}"`))
-  }),
-  Config.withDefault<ReadonlyArray<string>>([])
-)
+/** A comma-separated list of origins (`https://app.example.com`) or `*`; empty when unset. */
+export const origins = (name: string) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((raw) => {
+      const list = raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+      const bad = list.find((o) => o !== "*" && !(URL.canParse(o) && new URL(o).origin === o))
+      return bad === undefined
+        ? Either.right(list)
+        : Either.left(invalid(`expected comma-separated origins such as https://app.example.com, got "${bad}"`))
+    }),
+    Config.withDefault<ReadonlyArray<string>>([])
+  )
+
+export const corsOrigins = origins("CORS_ORIGINS")
 export const hsts = bool("HSTS_ENABLED", false)
 
 export const bodyLimitBytes = integerIn("BODY_LIMIT_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024)

@@ -1,5 +1,6 @@
 /** WebSocket gateway, lesson room and presence variables (docs/protocol.md). */
 import { Config, type Duration } from "effect"
+import { origins } from "./Http.ts"
 import { duration, integerIn } from "./Variables.ts"
 
 /** Realtime settings. */
@@ -25,6 +26,11 @@ export interface RealtimeConfig {
   readonly roomRingSize: number
   /** A presence entry expires this long after its last heartbeat (ghost removal after a crash). */
   readonly presenceTtl: Duration.Duration
+  /**
+   * Browser origins that may open `/ws` (`*`: any). Empty: the same as CORS_ORIGINS, and any origin when that is
+   * empty too. Requests without an Origin header (native apps, servers) are not browsers and are always let in.
+   */
+  readonly allowedOrigins: ReadonlyArray<string>
 }
 
 export const realtimeConfig: Config.Config<RealtimeConfig> = Config.all({
@@ -38,5 +44,6 @@ export const realtimeConfig: Config.Config<RealtimeConfig> = Config.all({
   malformedBurst: integerIn("WS_MALFORMED_BURST", 1, 100_000, 20),
   roomIdleTtl: duration("ROOM_IDLE_TTL", "30 seconds"),
   roomRingSize: integerIn("ROOM_RING_SIZE", 0, 100_000, 512),
-  presenceTtl: duration("PRESENCE_TTL", "15 seconds")
+  presenceTtl: duration("PRESENCE_TTL", "15 seconds"),
+  allowedOrigins: origins("WS_ALLOWED_ORIGINS")
 })
