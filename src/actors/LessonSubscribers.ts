@@ -4,9 +4,11 @@
  * arrives on the Bus (students removed, lesson cancelled — from any process).
  * The lesson's facts are read once per notice and process; whoever lost access
  * is unsubscribed by the server (`Connection.revoke`), so the channels need no
- * per-command check.
+ * per-command check. Notices are at most once (a Redis reconnect can lose one),
+ * so every watched lesson is also re-checked every `WS_MEMBERSHIP_RECHECK`.
  */
 import { Effect, Option, Schedule, type Scope, Stream } from "effect"
+import { AppConfig } from "../layers/AppConfig.ts"
 import type { CurrentUserInfo } from "../schemas/Auth.ts"
 import type { LessonId } from "../schemas/Ids.ts"
 import { SubscriptionRevoked } from "../schemas/RealtimeErrors.ts"
@@ -38,6 +40,7 @@ export const revocationOf = (facts: Option.Option<LessonFacts>, user: CurrentUse
 /** Membership-dependent subscriptions of this process. */
 export class LessonSubscribers extends Effect.Service<LessonSubscribers>()("lectern/LessonSubscribers", {
   scoped: Effect.gen(function*() {
+    const { realtime } = yield* AppConfig
     const access = yield* LessonAccess
     const notices = yield* LessonNotices
     const byLesson = new Map<LessonId, Set<Watched>>()
@@ -63,13 +66,13 @@ export class LessonSubscribers extends Effect.Service<LessonSubscribers>()("lect
       )
 
     /** Reads the lesson's facts once and revokes every local subscription whose holder lost access. */
-    const recheck = (notice: LessonNotice) =>
+    const recheck = (lessonId: LessonId, traceParent: string | null) =>
       Effect.suspend(() => {
-        if (!byLesson.has(notice.lessonId)) return Effect.void
-        return access.facts(notice.lessonId).pipe(
+        if (!byLesson.has(lessonId)) return Effect.void
+        return access.facts(lessonId).pipe(
           Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))),
           Effect.flatMap((facts) =>
-            Effect.forEach([...(byLesson.get(notice.lessonId) ?? [])], (watched) => {
+            Effect.forEach([...(byLesson.get(lessonId) ?? [])], (watched) => {
               const reason = revocationOf(facts, watched.conn.user)
               return reason === undefined || !watched.revokeOn.includes(reason)
                 ? Effect.void
@@ -81,18 +84,25 @@ export class LessonSubscribers extends Effect.Service<LessonSubscribers>()("lect
           ),
           Effect.withSpan("LessonSubscribers.recheck", {
             kind: "consumer",
-            parent: Option.getOrUndefined(parentFromTraceParent(notice.traceParent ?? null)),
-            attributes: { lessonId: notice.lessonId }
+            parent: Option.getOrUndefined(parentFromTraceParent(traceParent)),
+            attributes: { lessonId }
           })
         )
       })
 
     // Every process's notices for the lifetime of this service; resubscribed if the Bus fails.
     yield* notices.follow.pipe(
-      Effect.flatMap(Stream.runForEach(recheck)),
+      Effect.flatMap(Stream.runForEach((notice: LessonNotice) => recheck(notice.lessonId, notice.traceParent ?? null))),
       Effect.scoped,
       Effect.tapErrorCause((cause) => Effect.logWarning("lesson notices not followed; retrying", cause)),
       Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.forkScoped
+    )
+
+    // The sweep: a lost notice leaves access in place for one interval at most, not for the rest of the connection.
+    yield* Effect.suspend(() => Effect.forEach([...byLesson.keys()], (lessonId) => recheck(lessonId, null), { discard: true })).pipe(
+      Effect.delay(realtime.membershipRecheck),
+      Effect.forever,
       Effect.forkScoped
     )
 

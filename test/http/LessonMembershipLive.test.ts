@@ -6,10 +6,12 @@
  * across two server processes (the notice travels on the Bus).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Duration, Effect } from "effect"
 import { signedInCallCast } from "../support/CallCast.ts"
 import { call } from "../support/Http.ts"
 import { peerServers } from "../support/PeerStacks.ts"
+import { realtimeConfig } from "../support/Realtime.ts"
 import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
 import { connected, type Frame, request, type TestSocket } from "../support/Ws.ts"
 
@@ -110,6 +112,26 @@ describe(`lesson membership on live connections (${backendLabel})`, () => {
           code: "CHANNEL_NOT_SUBSCRIBED"
         })
         expect(eventsAfterRevocation(pupil, channel)).toEqual([])
+      }))
+  })
+
+  it.layer(serverStack({ realtime: realtimeConfig({ membershipRecheck: Duration.millis(500) }) }), liveStack)((it) => {
+    it.scoped("a removal whose notice was lost still unsubscribes the student within WS_MEMBERSHIP_RECHECK", () =>
+      Effect.gen(function*() {
+        const cast = yield* signedInCallCast(2)
+        const [kept, removed] = cast.students
+        if (kept === undefined || removed === undefined) return yield* Effect.dieMessage("cast")
+        const channel = `lesson:${cast.lesson.id}`
+        const stays = yield* lessonSub(kept.token, channel)
+        const goes = yield* lessonSub(removed.token, channel)
+        // Removed behind the services' back: no notice is published, as if the Bus had lost it.
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`DELETE FROM lesson_students WHERE lesson_id = ${cast.lesson.id} AND student_id = ${removed.user.id}`
+        expect(yield* goes.waitFor(unsubscribed(channel), "5 seconds")).toMatchObject({ code: "SUBSCRIPTION_REVOKED" })
+        // The student still in the lesson keeps the room.
+        yield* Effect.sleep("1200 millis")
+        expect(stays.frames.some(unsubscribed(channel))).toBe(false)
+        expect(yield* request(stays, { t: "cmd", channel, type: "typing", data: { typing: true } })).toMatchObject({ t: "ack" })
       }))
   })
 

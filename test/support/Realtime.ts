@@ -19,5 +19,6 @@ export const realtimeConfig = (overrides: Partial<RealtimeConfig> = {}): Realtim
   roomRingSize: 512,
   presenceTtl: Duration.seconds(15),
   allowedOrigins: [],
+  membershipRecheck: Duration.minutes(1),
   ...overrides
 })

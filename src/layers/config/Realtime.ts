@@ -31,6 +31,11 @@ export interface RealtimeConfig {
    * empty too. Requests without an Origin header (native apps, servers) are not browsers and are always let in.
    */
   readonly allowedOrigins: ReadonlyArray<string>
+  /**
+   * How often live lesson and call subscriptions are re-checked against the lesson's membership. Changes are
+   * announced at once on the Bus, which delivers at most once: this bounds how long a lost announcement lasts.
+   */
+  readonly membershipRecheck: Duration.Duration
 }
 
 export const realtimeConfig: Config.Config<RealtimeConfig> = Config.all({
@@ -45,5 +50,6 @@ export const realtimeConfig: Config.Config<RealtimeConfig> = Config.all({
   roomIdleTtl: duration("ROOM_IDLE_TTL", "30 seconds"),
   roomRingSize: integerIn("ROOM_RING_SIZE", 0, 100_000, 512),
   presenceTtl: duration("PRESENCE_TTL", "15 seconds"),
-  allowedOrigins: origins("WS_ALLOWED_ORIGINS")
+  allowedOrigins: origins("WS_ALLOWED_ORIGINS"),
+  membershipRecheck: duration("WS_MEMBERSHIP_RECHECK", "1 minute")
 })
