@@ -28,14 +28,20 @@ const lessonSub = (token: string, channel: string) =>
     return socket
   })
 
+/** A lesson with two students: one who stays, one who will be removed. */
+const twoStudentsInRoom = Effect.gen(function*() {
+  const cast = yield* signedInCallCast(2)
+  const [kept, removed] = cast.students
+  if (kept === undefined || removed === undefined) return yield* Effect.dieMessage("cast")
+  const channel = `lesson:${cast.lesson.id}`
+  return { cast, kept, removed, channel }
+})
+
 describe(`lesson membership on live connections (${backendLabel})`, () => {
   it.layer(serverStack(), liveStack)((it) => {
     it.scoped("a student removed from the lesson is unsubscribed from its room and call, taken out of the call, and cannot command or re-enter", () =>
       Effect.gen(function*() {
-        const cast = yield* signedInCallCast(2)
-        const [kept, removed] = cast.students
-        if (kept === undefined || removed === undefined) return yield* Effect.dieMessage("cast")
-        const channel = `lesson:${cast.lesson.id}`
+        const { cast, kept, removed, channel } = yield* twoStudentsInRoom
         const tutor = yield* lessonSub(cast.tutor.token, channel)
         const stays = yield* lessonSub(kept.token, channel)
         const goes = yield* lessonSub(removed.token, channel)
@@ -118,10 +124,7 @@ describe(`lesson membership on live connections (${backendLabel})`, () => {
   it.layer(serverStack({ realtime: realtimeConfig({ membershipRecheck: Duration.millis(500) }) }), liveStack)((it) => {
     it.scoped("a removal whose notice was lost still unsubscribes the student within WS_MEMBERSHIP_RECHECK", () =>
       Effect.gen(function*() {
-        const cast = yield* signedInCallCast(2)
-        const [kept, removed] = cast.students
-        if (kept === undefined || removed === undefined) return yield* Effect.dieMessage("cast")
-        const channel = `lesson:${cast.lesson.id}`
+        const { cast, kept, removed, channel } = yield* twoStudentsInRoom
         const stays = yield* lessonSub(kept.token, channel)
         const goes = yield* lessonSub(removed.token, channel)
         // Removed behind the services' back: no notice is published, as if the Bus had lost it.
