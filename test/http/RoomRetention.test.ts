@@ -11,15 +11,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Board } from "../../src/services/Board.ts"
 import { Chat } from "../../src/services/Chat.ts"
-import { RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
+import { RoomLog } from "../../src/services/RoomLog.ts"
 import { RoomRetention } from "../../src/services/RoomRetention.ts"
-import { appendEvent, appendPrunedUnread } from "../support/Room.ts"
+import { appendEvent, appendPrunedUnread, withRoomLogOptions } from "../support/Room.ts"
 import { lessonCast } from "../support/Seed.ts"
 import { backendLabel, liveStack, serverStack } from "../support/TestStack.ts"
 import { connected, request } from "../support/Ws.ts"
 
-const retainThree = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, retainEvents: 3 }))
+const retainThree = withRoomLogOptions({ retainEvents: 3 })
 
 describe(`room retention (${backendLabel})`, () => {
   it.layer(serverStack(), liveStack)((it) => {

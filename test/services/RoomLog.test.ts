@@ -9,9 +9,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Data, Duration, Effect, Either, Exit, Stream } from "effect"
 import type { LessonId } from "../../src/schemas/Ids.ts"
 import type { RoomEvent } from "../../src/schemas/Room.ts"
-import { RoomEventsPruned, RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
+import { RoomEventsPruned, RoomLog } from "../../src/services/RoomLog.ts"
 import { RoomRetention } from "../../src/services/RoomRetention.ts"
 import { peerServers } from "../support/PeerStacks.ts"
+import { withRoomLogOptions } from "../support/Room.ts"
 import { createUser, link, scheduleLesson } from "../support/Seed.ts"
 import { backendLabel, coreStack, liveStack } from "../support/TestStack.ts"
 
@@ -55,8 +56,7 @@ const untilFailure = <E>(stream: Stream.Stream<RoomEvent, E>) =>
   )
 
 /** Runs `effect` with the retention job keeping only the newest 3 events per lesson. */
-const retain3 = <X, E, R>(effect: Effect.Effect<X, E, R>) =>
-  Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, retainEvents: 3 }))
+const retain3 = withRoomLogOptions({ retainEvents: 3 })
 
 class Abort extends Data.TaggedError("Abort") {}
 
@@ -184,19 +184,14 @@ describe(`RoomLog (${backendLabel})`, () => {
         ])
         expect(got[0]?.epoch).toBe("")
       }))
-  })
 
-  it.layer(coreStack(), liveStack)((it) => {
     it.scoped("a follower that hears nothing reads an event whose Bus message was lost within its idle check, and only then", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const log = yield* RoomLog
         const lesson = yield* newLesson
-        const options = yield* RoomLogOptions
         // A short idle check, so the test can see both sides of it.
-        const stream = yield* log.follow(lesson, yield* log.head(lesson)).pipe(
-          Effect.provideService(RoomLogOptions, { ...options, idleCheck: Duration.millis(1_500) })
-        )
+        const stream = yield* withRoomLogOptions({ idleCheck: Duration.millis(1_500) })(log.follow(lesson, yield* log.head(lesson)))
         const started = Date.now()
         // Committed but never published, and nothing follows it on the Bus.
         yield* sql.withTransaction(log.append(lesson, "chat.created", { n: 1 })).pipe(Effect.orDie)

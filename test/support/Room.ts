@@ -9,6 +9,11 @@ import type { LessonId } from "../../src/schemas/Ids.ts"
 import { RoomLog, RoomLogOptions } from "../../src/services/RoomLog.ts"
 import { RoomRetention } from "../../src/services/RoomRetention.ts"
 
+/** Runs `effect` with the room log's tunables changed by `overrides` (the rest as they are). */
+export const withRoomLogOptions = (overrides: Partial<RoomLogOptions["Type"]>) =>
+<X, E, R>(effect: Effect.Effect<X, E, R>) =>
+  Effect.flatMap(RoomLogOptions, (options) => Effect.provideService(effect, RoomLogOptions, { ...options, ...overrides }))
+
 /** Appends and publishes one durable room event. */
 export const appendEvent = (lessonId: LessonId, type: string, data: unknown) =>
   Effect.gen(function*() {
@@ -29,11 +34,10 @@ export const appendPrunedUnread = (lessonId: LessonId, count: number, keep: numb
     const sql = yield* SqlClient.SqlClient
     const log = yield* RoomLog
     const retention = yield* RoomRetention
-    const options = yield* RoomLogOptions
     return yield* sql.withTransaction(Effect.gen(function*() {
       let head = 0
       for (let n = 1; n <= count; n++) head = (yield* log.append(lessonId, "chat.created", { unread: n })).seq
-      yield* Effect.provideService(retention.prune, RoomLogOptions, { ...options, retainEvents: keep })
+      yield* withRoomLogOptions({ retainEvents: keep })(retention.prune)
       return head
     })).pipe(Effect.orDie)
   })
